@@ -77,10 +77,17 @@ def array_module(backend: str) -> ModuleType:
 
 
 def to_device(array: np.ndarray, backend: str):
-    """Copy a host array to the backend's memory (no-op on cpu and under the simulator)."""
+    """Copy a host array to the backend's memory.
+
+    On ``cpu`` this returns the array itself (contiguous). Under the simulator it
+    returns a writable NumPy copy: the simulator copies kernel arguments back to them,
+    which fails on read-only arrays (``np.frombuffer`` views, cached tables).
+    """
     xp = array_module(backend)
-    if xp is np:
+    if backend == "cpu":
         return np.ascontiguousarray(array)
+    if xp is np:
+        return np.array(array, copy=True, order="C")
     return xp.asarray(array)
 
 

@@ -1,0 +1,193 @@
+"""The ``ouroboros`` command line (see README.md for every option)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+
+from engine.params import KEEP_POLICIES, SHINGLES
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def _fail(exc: Exception) -> None:
+    raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ouroboros-dedup")
+def main() -> None:
+    """Ouroboros: near-duplicate documents, repeated substrings and model-output provenance."""
+
+
+def common_input_options(func):
+    options = [
+        click.option(
+            "--out",
+            "out",
+            required=True,
+            type=click.Path(file_okay=False),
+            help="Output folder (rerunning with the same folder resumes).",
+        ),
+        click.option(
+            "--text-column",
+            default="text",
+            show_default=True,
+            help="Column (JSONL key / Parquet column) holding the text.",
+        ),
+        click.option(
+            "--id-column", default=None, help="Column holding document ids (default: <path>:<row>)."
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(["auto", "cpu", "cuda"]),
+            default="auto",
+            show_default=True,
+            help="cuda without a GPU is an error, never a fallback.",
+        ),
+        click.option(
+            "--scheduler",
+            default="threads",
+            show_default=True,
+            help="threads | local | local-cuda | ADDRESS of a Dask scheduler.",
+        ),
+        click.option(
+            "--workers",
+            type=int,
+            default=None,
+            help="Parallel partition tasks (default: CPU count).",
+        ),
+        click.option(
+            "--partition-size",
+            default="256MB",
+            show_default=True,
+            help="Input bytes per partition, e.g. 64MB, 1GB.",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Fail on the first malformed record instead of counting it.",
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@common_input_options
+@click.option("--shingle", type=click.Choice(SHINGLES), default="word", show_default=True)
+@click.option(
+    "--ngram",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Shingle width in words (word) or characters (char).",
+)
+@click.option(
+    "--num-perm", type=int, default=128, show_default=True, help="MinHash signature length."
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="Jaccard threshold for near-duplicates (also verifies every edge).",
+)
+@click.option("--bands", type=int, default=None, help="LSH bands (with --rows; else derived).")
+@click.option("--rows", type=int, default=None, help="LSH rows per band (with --bands).")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--keep",
+    type=click.Choice(KEEP_POLICIES),
+    default="first",
+    show_default=True,
+    help="Which member of a cluster to keep.",
+)
+@click.option(
+    "--write-deduped",
+    is_flag=True,
+    help="Also write the kept documents, in the input's format, to OUT/deduped/.",
+)
+def dedup(
+    inputs,
+    out,
+    text_column,
+    id_column,
+    backend,
+    scheduler,
+    workers,
+    partition_size,
+    strict,
+    quiet,
+    shingle,
+    ngram,
+    num_perm,
+    threshold,
+    bands,
+    rows,
+    seed,
+    keep,
+    write_deduped,
+):
+    """Cluster near-duplicate documents (MinHash LSH) in INPUT files or folders.
+
+    Writes OUT/clusters.parquet (doc_id, cluster_id, cluster_size, keep) and
+    OUT/summary.json.
+    """
+    _setup_logging(quiet)
+    from engine.dedup import dedup as run_dedup
+
+    try:
+        result = run_dedup(
+            list(inputs),
+            out,
+            text_column=text_column,
+            id_column=id_column,
+            backend=backend,
+            scheduler=scheduler,
+            workers=workers,
+            partition_size=partition_size,
+            write_deduped=write_deduped,
+            strict=strict,
+            progress=not quiet,
+            shingle=shingle,
+            ngram=ngram,
+            num_perm=num_perm,
+            threshold=threshold,
+            bands=bands,
+            rows=rows,
+            seed=seed,
+            keep=keep,
+        )
+    except (ValueError, RuntimeError, OSError) as exc:
+        _fail(exc)
+    counts = result.summary["counts"]
+    skipped = result.summary["read"].get("skipped", {})
+    click.echo(
+        json.dumps(
+            {
+                "documents": counts["documents"],
+                "clusters": counts["clusters"],
+                "duplicates": counts["duplicates"],
+                "skipped": skipped,
+                "out": str(result.out),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

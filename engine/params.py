@@ -1,0 +1,125 @@
+"""Parameters of the near-duplicate stage, validated once, and LSH band/row choice."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+KEEP_POLICIES = ("first", "longest")
+SHINGLES = ("word", "char")
+
+
+def _integrate(f, a: float, b: float, steps: int = 400) -> float:
+    """Trapezoid rule of ``f`` (vectorised over NumPy arrays) on [a, b]."""
+    if b <= a:
+        return 0.0
+    x = np.linspace(a, b, steps + 1)
+    y = f(x)
+    return float(np.sum((y[1:] + y[:-1]) * 0.5 * np.diff(x)))
+
+
+def false_positive_area(threshold: float, bands: int, rows: int) -> float:
+    """Probability mass of pairs below ``threshold`` that become candidates."""
+    return _integrate(lambda s: 1.0 - (1.0 - s**rows) ** bands, 0.0, threshold)
+
+
+def false_negative_area(threshold: float, bands: int, rows: int) -> float:
+    """Probability mass of pairs above ``threshold`` that never become candidates."""
+    return _integrate(lambda s: (1.0 - s**rows) ** bands, threshold, 1.0)
+
+
+@lru_cache(maxsize=64)
+def optimal_bands_rows(
+    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]:
+    """(bands, rows) with bands * rows <= num_perm minimising the weighted FP + FN areas.
+
+    The same criterion as datasketch's ``MinHashLSH._optimal_param``.
+    """
+    best = (1, 1)
+    best_error = float("inf")
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            error = fp_weight * false_positive_area(
+                threshold, bands, rows
+            ) + fn_weight * false_negative_area(threshold, bands, rows)
+            if error < best_error - 1e-15:
+                best_error = error
+                best = (bands, rows)
+    return best
+
+
+@dataclass(frozen=True)
+class DedupParams:
+    """Near-duplicate parameters. ``bands``/``rows`` default to the optimal pair.
+
+    Attributes:
+        shingle: "word" (word n-grams) or "char" (character n-grams).
+        ngram: shingle width in words or characters.
+        num_perm: MinHash signature length K.
+        threshold: Jaccard threshold; also the verification threshold for edges.
+        bands, rows: LSH banding; both or neither.
+        seed: MinHash permutation seed.
+        keep: which member of a cluster is kept: "first" (lowest input position) or
+            "longest" (most UTF-8 bytes, ties to the lowest position).
+        max_anchors: verified anchors kept per LSH bucket (see kernels.lsh).
+    """
+
+    shingle: str = "word"
+    ngram: int = 5
+    num_perm: int = 128
+    threshold: float = 0.8
+    bands: int | None = None
+    rows: int | None = None
+    seed: int = 42
+    keep: str = "first"
+    max_anchors: int = 32
+    _derived: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.shingle not in SHINGLES:
+            raise ValueError(f"shingle must be one of {SHINGLES}, got {self.shingle!r}")
+        if not isinstance(self.ngram, int) or self.ngram < 1:
+            raise ValueError(f"ngram must be a positive integer, got {self.ngram!r}")
+        if not isinstance(self.num_perm, int) or not 1 <= self.num_perm <= 1024:
+            raise ValueError(f"num_perm must be an integer in [1, 1024], got {self.num_perm!r}")
+        if not 0.0 < float(self.threshold) <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both --bands and --rows, or neither (they are then derived)")
+        if self.bands is not None:
+            if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
+                raise ValueError(
+                    f"bands * rows must be at most num_perm={self.num_perm} "
+                    f"(got bands={self.bands}, rows={self.rows}); lower them or raise num_perm"
+                )
+            derived = (self.bands, self.rows)
+        else:
+            derived = optimal_bands_rows(float(self.threshold), self.num_perm)
+        if self.keep not in KEEP_POLICIES:
+            raise ValueError(f"keep must be one of {KEEP_POLICIES}, got {self.keep!r}")
+        if not 1 <= self.max_anchors <= 64:
+            raise ValueError(f"max_anchors must be in [1, 64], got {self.max_anchors}")
+        object.__setattr__(self, "_derived", derived)
+
+    @property
+    def band_rows(self) -> tuple[int, int]:
+        """The (bands, rows) in use: given, or derived from threshold and num_perm."""
+        return self._derived
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.compare}
+        out["bands"], out["rows"] = self.band_rows
+        return out
+
+    def signature_fingerprint(self) -> str:
+        """Hash of the parameters that determine signatures and band keys."""
+        keys = ("shingle", "ngram", "num_perm", "seed")
+        payload = {k: getattr(self, k) for k in keys}
+        payload["band_rows"] = list(self.band_rows)
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,61 @@
+"""Progress reporting: a bar on a terminal, plain log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+log = logging.getLogger("ouroboros")
+
+
+class Progress:
+    """Counts finished units of work (partitions) and shows it.
+
+    On a TTY (stderr) a tqdm bar; elsewhere a log line at most every ``interval_s``
+    seconds and at the end. ``enabled=False`` shows nothing.
+    """
+
+    def __init__(self, total: int, desc: str, *, enabled: bool = True, interval_s: float = 10.0):
+        self.total = total
+        self.desc = desc
+        self.done = 0
+        self.enabled = enabled
+        self.interval_s = interval_s
+        self._start = time.monotonic()
+        self._last = self._start
+        self._bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit="part", leave=False)
+
+    def update(self, n: int = 1, detail: str = "") -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(n)
+            return
+        now = time.monotonic()
+        if now - self._last >= self.interval_s or self.done == self.total:
+            self._last = now
+            log.info(
+                "%s: %d/%d done (%.0fs)%s",
+                self.desc,
+                self.done,
+                self.total,
+                now - self._start,
+                f" {detail}" if detail else "",
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

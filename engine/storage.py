@@ -1,0 +1,111 @@
+"""Atomic file writes and the per-partition signature files.
+
+Every output is written to a temporary name in its folder and renamed when complete,
+so a file is either whole or absent (a crash leaves at most a ``.tmp-*`` file, which
+the next run ignores and overwrites).
+
+Signature files (Arrow IPC, one per input partition): columns ``doc_id`` string,
+``row`` int64, ``n_bytes`` int64, ``signature`` fixed_size_list<uint32>[num_perm],
+``band_keys`` fixed_size_list<uint64>[bands]; schema metadata ``ouroboros`` holds JSON
+with the parameter fingerprint, the input part and its read report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+META_KEY = b"ouroboros"
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
+
+
+def write_bytes_atomic(path: str | os.PathLike, payload: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    with open(tmp, "wb") as fh:
+        fh.write(payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: dict) -> None:
+    write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def write_parquet_atomic(path: str | os.PathLike, table: pa.Table) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def fixed_list(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    """A (n, w) NumPy matrix as an Arrow fixed_size_list array (zero-copy)."""
+    n, width = matrix.shape
+    flat = pa.array(np.ascontiguousarray(matrix).reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(flat, width)
+
+
+def matrix_of(column: pa.ChunkedArray | pa.Array, width: int, dtype) -> np.ndarray:
+    """Inverse of :func:`fixed_list`: an (n, width) NumPy matrix."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    values = column.flatten().to_numpy(zero_copy_only=False)
+    return np.ascontiguousarray(values.astype(dtype, copy=False).reshape(-1, width))
+
+
+def write_signature_file(
+    path: str | os.PathLike,
+    *,
+    doc_ids: pa.Array,
+    rows: np.ndarray,
+    n_bytes: np.ndarray,
+    signatures: np.ndarray,
+    band_keys: np.ndarray,
+    meta: dict,
+) -> None:
+    """Write one partition's signature file atomically (see module docstring)."""
+    table = pa.table(
+        {
+            "doc_id": doc_ids,
+            "row": pa.array(rows, type=pa.int64()),
+            "n_bytes": pa.array(n_bytes, type=pa.int64()),
+            "signature": fixed_list(signatures),
+            "band_keys": fixed_list(band_keys),
+        }
+    ).replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def read_signature_meta(path: str | os.PathLike) -> dict | None:
+    """The metadata of a signature file, or None when it is absent or unreadable."""
+    try:
+        with pa.memory_map(str(path)) as source:
+            schema = ipc.open_file(source).schema
+    except (OSError, pa.ArrowInvalid):
+        return None
+    raw = (schema.metadata or {}).get(META_KEY)
+    return json.loads(raw) if raw else None
+
+
+def read_signature_file(path: str | os.PathLike) -> pa.Table:
+    with pa.memory_map(str(path)) as source:
+        return ipc.open_file(source).read_all()

@@ -1,0 +1,185 @@
+"""Per-element integer math shared by the CUDA kernels and their CPU twins.
+
+Every function here takes and returns scalars only, is compiled with ``@numba.njit``
+and is called unchanged from ``@cuda.jit`` kernels (on a device and under the
+simulator) and from the ``@numba.njit(parallel=True)`` CPU twins, so both give
+bit-identical results. Constants are typed (``np.uint64``) on purpose: a bare Python
+int changes the arithmetic under compiled numba while the simulator hides it.
+
+Definitions (the plain-Python mirror is :mod:`kernels.text_reference`):
+
+- ``fmix64``: MurmurHash3's 64-bit finalizer.
+- word token: FNV-1a over the word's lowercased codepoints, then ``fmix64``.
+- shingle hash: ``h = SHINGLE_SEED``; for each token ``t``: ``h = fmix64((h ^ t) * GOLDEN)``;
+  finally ``fmix64(h ^ n_tokens)``.
+- MinHash permutation ``k``: ``((a_k * (x mod P) + b_k) mod P) & 0xFFFFFFFF`` with
+  ``P = 2**61 - 1`` and ``x`` the 64-bit shingle hash (exact 122-bit product, no
+  wrap-around).
+- band key of band ``j``: ``h = fmix64(BAND_SEED ^ j)``; for each of the ``r`` values:
+  ``h = fmix64((h ^ v) * GOLDEN)``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+MASK32 = np.uint64(0xFFFFFFFF)
+MERSENNE61 = np.uint64((1 << 61) - 1)
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+SHINGLE_SEED = np.uint64(0x2545F4914F6CDD1D)
+BAND_SEED = np.uint64(0x94D049BB133111EB)
+MAX_HASH32 = np.uint32(0xFFFFFFFF)
+REPLACEMENT_CHAR = np.int64(0xFFFD)
+
+_C1 = np.uint64(0xFF51AFD7ED558CCD)
+_C2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+_S32 = np.uint64(32)
+_S29 = np.uint64(29)
+_S61 = np.uint64(61)
+_THREE = np.uint64(3)
+_MASK29 = np.uint64((1 << 29) - 1)
+
+
+@numba.njit(inline="always")
+def fmix64(h):
+    """MurmurHash3 finalizer: uint64 -> uint64 with full avalanche."""
+    h = np.uint64(h)
+    h ^= h >> _S33
+    h *= _C1
+    h ^= h >> _S33
+    h *= _C2
+    h ^= h >> _S33
+    return h
+
+
+@numba.njit(inline="always")
+def fnv1a_step(h, codepoint):
+    """One FNV-1a step over a codepoint: uint64, int -> uint64."""
+    return (np.uint64(h) ^ np.uint64(codepoint)) * FNV_PRIME
+
+
+@numba.njit(inline="always")
+def combine(h, value):
+    """Order-dependent combination used by shingle hashes and band keys: uint64."""
+    return fmix64((np.uint64(h) ^ np.uint64(value)) * GOLDEN)
+
+
+@numba.njit(inline="always")
+def finish_shingle(h, n_tokens):
+    """Final step of a shingle hash over ``n_tokens`` tokens: uint64."""
+    return fmix64(np.uint64(h) ^ np.uint64(n_tokens))
+
+
+@numba.njit(inline="always")
+def band_seed(band):
+    """Start value of the key of band ``band`` (int): uint64."""
+    return fmix64(BAND_SEED ^ np.uint64(band))
+
+
+@numba.njit(inline="always")
+def mod_mersenne61(x):
+    """``x mod (2**61 - 1)`` for any uint64 ``x``."""
+    x = np.uint64(x)
+    x = (x & MERSENNE61) + (x >> _S61)
+    if x >= MERSENNE61:
+        x -= MERSENNE61
+    return x
+
+
+@numba.njit(inline="always")
+def mulmod_mersenne61(a, b):
+    """``(a * b) mod (2**61 - 1)`` for ``a, b < 2**61``, exact (no 128-bit type needed).
+
+    Splits both operands into 32-bit halves; uses ``2**61 = 1`` and ``2**64 = 8``
+    modulo P so every partial sum fits in 64 bits.
+    """
+    a = np.uint64(a)
+    b = np.uint64(b)
+    a_lo = a & MASK32
+    a_hi = a >> _S32
+    b_lo = b & MASK32
+    b_hi = b >> _S32
+    lo = a_lo * b_lo  # < 2**64
+    mid = a_hi * b_lo + a_lo * b_hi  # < 2**62
+    hi = a_hi * b_hi  # < 2**58
+    # mid * 2**32 = (mid >> 29) * 2**61 + (mid & (2**29 - 1)) * 2**32
+    total = (hi << _THREE) + (mid >> _S29) + ((mid & _MASK29) << _S32)
+    total += (lo & MERSENNE61) + (lo >> _S61)
+    return mod_mersenne61(total)
+
+
+@numba.njit(inline="always")
+def minhash_permute(a, b, hashed):
+    """One MinHash permutation of a 64-bit shingle hash, kept to 32 bits: uint32."""
+    x = mod_mersenne61(hashed)
+    v = mulmod_mersenne61(a, x) + np.uint64(b)
+    v = mod_mersenne61(v)
+    return np.uint32(v & MASK32)
+
+
+@numba.njit(inline="always")
+def utf8_decode(b0, b1, b2, b3, available):
+    """Decode one UTF-8 character from up to four bytes.
+
+    Args:
+        b0..b3: the next bytes (ints 0-255; pass 0 past the end).
+        available: how many of them are inside the document (>= 1).
+
+    Returns:
+        int64 ``codepoint | (n_bytes << 32)``. An invalid or truncated sequence
+        decodes as U+FFFD consuming one byte, so decoding always advances.
+    """
+    b0 = np.int64(b0)
+    b1 = np.int64(b1)
+    b2 = np.int64(b2)
+    b3 = np.int64(b3)
+    available = np.int64(available)
+    bad = REPLACEMENT_CHAR | (np.int64(1) << np.int64(32))
+    if b0 < 0x80:
+        return b0 | (np.int64(1) << np.int64(32))
+    if b0 < 0xC2:
+        return bad
+    if b0 < 0xE0:
+        if available < 2 or (b1 & 0xC0) != 0x80:
+            return bad
+        cp = ((b0 & 0x1F) << 6) | (b1 & 0x3F)
+        return cp | (np.int64(2) << np.int64(32))
+    if b0 < 0xF0:
+        if available < 3 or (b1 & 0xC0) != 0x80 or (b2 & 0xC0) != 0x80:
+            return bad
+        cp = ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
+        if cp < 0x800 or (cp >= 0xD800 and cp < 0xE000):
+            return bad
+        return cp | (np.int64(3) << np.int64(32))
+    if b0 < 0xF5:
+        if available < 4 or (b1 & 0xC0) != 0x80 or (b2 & 0xC0) != 0x80 or (b3 & 0xC0) != 0x80:
+            return bad
+        cp = ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F)
+        if cp < 0x10000 or cp > 0x10FFFF:
+            return bad
+        return cp | (np.int64(4) << np.int64(32))
+    return bad
+
+
+def permutation_params(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash permutation parameters ``(a, b)``, each (num_perm,) uint64, ``a`` in [1, P).
+
+    Drawn from ``numpy.random.RandomState(seed)`` interleaved as datasketch does
+    (its stream is frozen across NumPy versions, so signatures are reproducible).
+    """
+    gen = np.random.RandomState(seed)
+    pairs = np.array(
+        [
+            (
+                gen.randint(1, int(MERSENNE61), dtype=np.uint64),
+                gen.randint(0, int(MERSENNE61), dtype=np.uint64),
+            )
+            for _ in range(num_perm)
+        ],
+        dtype=np.uint64,
+    ).reshape(num_perm, 2)
+    return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])

@@ -1,0 +1,271 @@
+"""LSH band keys and verified candidate edges.
+
+Band keys: signature row ``d`` (uint32 (K,)) is cut into ``bands`` bands of ``rows``
+values; ``band_keys[d, j]`` (uint64) hashes band ``j`` (:func:`kernels.hashing.band_seed`
+and :func:`kernels.hashing.combine`). Documents that share a key in some band are
+candidates.
+
+Candidate edges: within one band, documents sorted by (key, document index) form
+buckets of equal keys. Each bucket is walked in order with a short list of anchors:
+a member is compared with the anchors (Jaccard estimated from the full signatures:
+the fraction of equal positions); it is linked to the first anchor it matches and
+otherwise becomes an anchor itself. This gives star edges (never all pairs), every
+edge verified, so a chance key collision cannot chain unrelated documents together,
+and a bucket holding two families still links each family. At most ``max_anchors``
+anchors are kept per bucket; members beyond that which match none are counted
+(``unverified``) and left unlinked.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import cuda
+
+from kernels.backend import array_module, launch_config, to_device
+from kernels.hashing import band_seed, combine
+
+DEFAULT_MAX_ANCHORS = 32
+_LOCAL_ANCHORS = 64  # size of the per-thread anchor list on the device (>= max_anchors)
+
+
+# --------------------------------------------------------------------------- band keys
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def band_keys_cpu(signatures, bands, rows):
+    """CPU twin of :func:`band_keys_kernel`: uint64 (n_docs, bands)."""
+    n_docs = signatures.shape[0]
+    out = np.empty((n_docs, bands), dtype=np.uint64)
+    for d in numba.prange(n_docs):
+        for j in range(bands):
+            h = band_seed(j)
+            for r in range(rows):
+                h = combine(h, signatures[d, j * rows + r])
+            out[d, j] = h
+    return out
+
+
+@cuda.jit
+def band_keys_kernel(signatures, bands, rows, out):
+    """One thread per (document, band) pair, flattened."""
+    i = cuda.grid(1)
+    n_docs = signatures.shape[0]
+    if i >= n_docs * bands:
+        return
+    d = i // bands
+    j = i - d * bands
+    h = np.uint64(band_seed(j))
+    for r in range(rows):
+        h = np.uint64(combine(h, signatures[d, j * rows + r]))
+    out[d, j] = h
+
+
+def band_keys(signatures, bands: int, rows: int, *, backend: str = "cpu"):
+    """LSH band keys of signatures (uint32 (n, K)) -> uint64 (n, bands).
+
+    Raises ValueError when ``bands * rows`` exceeds K.
+    """
+    if signatures.ndim != 2 or signatures.dtype != np.uint32:
+        raise ValueError("signatures must be a 2-d uint32 array (n_docs, num_perm)")
+    if bands < 1 or rows < 1 or bands * rows > signatures.shape[1]:
+        raise ValueError(
+            f"bands * rows must be between 1 and num_perm={signatures.shape[1]}, "
+            f"got bands={bands}, rows={rows}"
+        )
+    if backend == "cpu":
+        return band_keys_cpu(np.ascontiguousarray(signatures), bands, rows)
+    xp = array_module(backend)
+    out = xp.empty((signatures.shape[0], bands), dtype=np.uint64)
+    if signatures.shape[0] == 0:
+        return out
+    blocks, threads = launch_config(signatures.shape[0] * bands)
+    band_keys_kernel[blocks, threads](to_device(signatures, backend), bands, rows, out)
+    return out
+
+
+# --------------------------------------------------------------------------- edges
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucket_edges_cpu(
+    sorted_docs, start, end, signatures, min_matches, max_anchors, anchors, src, unverified
+):
+    """Anchor walk over one bucket ``sorted_docs[start:end]`` (see module docstring)."""
+    num_perm = signatures.shape[1]
+    n_anchors = 0
+    for i in range(start, end):
+        doc = sorted_docs[i]
+        linked = False
+        for t in range(n_anchors):
+            anchor = anchors[t]
+            matches = 0
+            for k in range(num_perm):
+                if signatures[anchor, k] == signatures[doc, k]:
+                    matches += 1
+            if matches >= min_matches:
+                src[i] = anchor
+                linked = True
+                break
+        if not linked:
+            if n_anchors < max_anchors:
+                anchors[n_anchors] = doc
+                n_anchors += 1
+            else:
+                unverified[i] = True
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def bucket_edges_cpu(sorted_docs, bucket_starts, signatures, min_matches, max_anchors):
+    """CPU twin of :func:`bucket_edges_kernel`.
+
+    Args:
+        sorted_docs: int64 (m,) document indices sorted by (band key, index).
+        bucket_starts: int64 (n_buckets + 1,) bucket boundaries into ``sorted_docs``.
+        signatures: uint32 (n_docs, K). min_matches: equal positions needed (int).
+        max_anchors: anchors kept per bucket (int, <= 64).
+
+    Returns:
+        src int64 (m,): for position i, the anchor ``sorted_docs[i]`` links to, or -1;
+        unverified bool (m,): members left unlinked because the anchor list was full.
+    """
+    m = sorted_docs.shape[0]
+    src = np.full(m, -1, dtype=np.int64)
+    unverified = np.zeros(m, dtype=np.bool_)
+    n_buckets = bucket_starts.shape[0] - 1
+    for bkt in numba.prange(n_buckets):
+        anchors = np.empty(max_anchors, dtype=np.int64)
+        _bucket_edges_cpu(
+            sorted_docs,
+            bucket_starts[bkt],
+            bucket_starts[bkt + 1],
+            signatures,
+            min_matches,
+            max_anchors,
+            anchors,
+            src,
+            unverified,
+        )
+    return src, unverified
+
+
+@cuda.jit
+def bucket_edges_kernel(
+    sorted_docs, bucket_starts, signatures, min_matches, max_anchors, src, unverified
+):
+    """One thread per bucket; the same anchor walk as ``_bucket_edges_cpu``."""
+    bkt = cuda.grid(1)
+    if bkt >= bucket_starts.shape[0] - 1:
+        return
+    anchors = cuda.local.array(_LOCAL_ANCHORS, dtype=numba.int64)
+    num_perm = signatures.shape[1]
+    n_anchors = 0
+    for i in range(bucket_starts[bkt], bucket_starts[bkt + 1]):
+        doc = sorted_docs[i]
+        linked = False
+        for t in range(n_anchors):
+            anchor = anchors[t]
+            matches = 0
+            for k in range(num_perm):
+                if signatures[anchor, k] == signatures[doc, k]:
+                    matches += 1
+            if matches >= min_matches:
+                src[i] = anchor
+                linked = True
+                break
+        if not linked:
+            if n_anchors < max_anchors:
+                anchors[n_anchors] = doc
+                n_anchors += 1
+            else:
+                unverified[i] = True
+
+
+def candidate_edges(
+    band_keys,
+    signatures,
+    *,
+    threshold: float,
+    max_anchors: int = DEFAULT_MAX_ANCHORS,
+    backend: str = "cpu",
+):
+    """Verified star edges from all bands, deduplicated.
+
+    Args:
+        band_keys: uint64 (n_docs, bands). signatures: uint32 (n_docs, K).
+        threshold: minimum estimated Jaccard for an edge (0 < threshold <= 1).
+        max_anchors: anchors kept per bucket (1..64).
+
+    Returns:
+        (src, dst, stats): int64 (E,) arrays with src < dst, sorted by (src, dst), on the
+        backend's array module; stats is a dict of host ints: ``candidate_pairs``
+        (bucket members past the first), ``verified_edges`` (before deduplication),
+        ``unverified`` (members left unlinked because a bucket's anchor list was full).
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    if not 1 <= max_anchors <= _LOCAL_ANCHORS:
+        raise ValueError(f"max_anchors must be in [1, {_LOCAL_ANCHORS}], got {max_anchors}")
+    xp = array_module(backend)
+    n_docs, bands = band_keys.shape
+    num_perm = signatures.shape[1]
+    min_matches = int(np.ceil(threshold * num_perm - 1e-9))
+    d_signatures = to_device(signatures, backend)
+    all_src = []
+    all_dst = []
+    stats = {"candidate_pairs": 0, "verified_edges": 0, "unverified": 0}
+    doc_index = xp.arange(n_docs, dtype=np.int64)
+    for j in range(bands):
+        keys = xp.ascontiguousarray(band_keys[:, j])
+        order = xp.argsort(keys, kind="stable") if xp is np else xp.argsort(keys)
+        sorted_keys = keys[order]
+        sorted_docs = doc_index[order]
+        if n_docs < 2:
+            continue
+        # bucket boundaries; buckets of one member produce nothing and are dropped
+        is_head = xp.empty(n_docs, dtype=np.bool_)
+        is_head[0] = True
+        is_head[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        heads = xp.flatnonzero(is_head)
+        sizes = xp.diff(xp.concatenate([heads, xp.asarray([n_docs], dtype=heads.dtype)]))
+        multi = sizes > 1
+        if not bool(multi.any()):
+            continue
+        starts = heads[multi]
+        ends = starts + sizes[multi]
+        # compact the members of multi-member buckets
+        member_counts = ends - starts
+        bucket_starts = xp.zeros(starts.shape[0] + 1, dtype=np.int64)
+        bucket_starts[1:] = xp.cumsum(member_counts)
+        in_multi = xp.repeat(multi, sizes.astype(np.int64))
+        members = xp.ascontiguousarray(sorted_docs[in_multi])
+        stats["candidate_pairs"] += int(member_counts.sum()) - int(starts.shape[0])
+        if backend == "cpu":
+            src, unverified = bucket_edges_cpu(
+                members, bucket_starts, d_signatures, min_matches, max_anchors
+            )
+        else:
+            src = xp.full(members.shape[0], -1, dtype=np.int64)
+            unverified = xp.zeros(members.shape[0], dtype=np.bool_)
+            blocks, threads = launch_config(starts.shape[0], 64)
+            bucket_edges_kernel[blocks, threads](
+                members, bucket_starts, d_signatures, min_matches, max_anchors, src, unverified
+            )
+        linked = src >= 0
+        stats["verified_edges"] += int(linked.sum())
+        stats["unverified"] += int(unverified.sum())
+        all_src.append(src[linked])
+        all_dst.append(members[linked])
+    if not all_src:
+        empty = xp.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), stats
+    src = xp.concatenate(all_src)
+    dst = xp.concatenate(all_dst)
+    lo = xp.minimum(src, dst)
+    hi = xp.maximum(src, dst)
+    order = xp.lexsort(xp.stack([hi, lo]))
+    lo = lo[order]
+    hi = hi[order]
+    keep = xp.ones(lo.shape[0], dtype=np.bool_)
+    keep[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    return lo[keep], hi[keep], stats

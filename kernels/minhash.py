@@ -1,0 +1,183 @@
+"""MinHash signatures from shingle hashes, and the fused text-to-signature CPU path.
+
+Signature of a document: ``sig[k] = min over its shingles h of
+((a[k] * (h mod P) + b[k]) mod P) & 0xFFFFFFFF`` with ``P = 2**61 - 1`` (see
+:mod:`kernels.hashing`). A document with no shingle has ``sig[k] = 0xFFFFFFFF``.
+
+Arrays: ``shingles`` uint64 (total_bytes,) and ``shingle_counts`` int64 (n_docs,) as
+produced by :mod:`kernels.shingle`; ``offsets`` int64 (n_docs + 1,); ``a``, ``b``
+uint64 (num_perm,); signatures uint32 (n_docs, num_perm).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import cuda
+
+from kernels.backend import array_module, cuda_simulated, launch_config, to_device
+from kernels.hashing import MAX_HASH32, minhash_permute, permutation_params
+from kernels.shingle import (
+    SHINGLE_MODES,
+    shingle_count_kernel,
+    shingle_doc,
+    shingle_kernel,
+    tokenize_doc,
+    tokenize_kernel,
+)
+from kernels.unicode_table import codepoint_table
+
+
+@numba.njit(cache=True, nogil=True)
+def _minhash_doc(shingles, start, count, a, b, signature):
+    """Fold ``count`` shingle hashes starting at ``start`` into ``signature`` (uint32 (K,))."""
+    num_perm = a.shape[0]
+    for k in range(num_perm):
+        signature[k] = MAX_HASH32
+    for i in range(count):
+        h = shingles[start + i]
+        for k in range(num_perm):
+            v = minhash_permute(a[k], b[k], h)
+            if v < signature[k]:
+                signature[k] = v
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def minhash_cpu(shingles, offsets, shingle_counts, a, b):
+    """CPU twin of :func:`minhash_kernel`: uint32 signatures (n_docs, num_perm)."""
+    n_docs = shingle_counts.shape[0]
+    out = np.empty((n_docs, a.shape[0]), dtype=np.uint32)
+    for d in numba.prange(n_docs):
+        _minhash_doc(shingles, offsets[d], shingle_counts[d], a, b, out[d])
+    return out
+
+
+@cuda.jit
+def minhash_kernel(shingles, offsets, shingle_counts, a, b, out):
+    """Block per document (grid-stride over documents), thread per permutation.
+
+    All threads of a block read the same shingle hash at once (a broadcast), then each
+    applies its own permutation; no shared memory or synchronisation is needed.
+    """
+    n_docs = shingle_counts.shape[0]
+    num_perm = a.shape[0]
+    d = cuda.blockIdx.x
+    while d < n_docs:
+        start = offsets[d]
+        count = shingle_counts[d]
+        k = cuda.threadIdx.x
+        while k < num_perm:
+            ak = a[k]
+            bk = b[k]
+            best = MAX_HASH32
+            for i in range(count):
+                v = minhash_permute(ak, bk, shingles[start + i])
+                if v < best:
+                    best = v
+            out[d, k] = best
+            k += cuda.blockDim.x
+        d += cuda.gridDim.x
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def signatures_cpu(data, offsets, table, mode, ngram, a, b):
+    """Text to signatures in one pass per document (the CPU backend's fast path).
+
+    Tokenizes, shingles and MinHashes each document in a private buffer, so memory is
+    8 bytes per byte of the longest document per thread rather than of the partition.
+    Bit-identical to ``tokenize -> shingle -> minhash`` (same scalar functions).
+
+    Args:
+        data: uint8 (total_bytes,) UTF-8 bytes. offsets: int64 (n_docs + 1,).
+        table: uint32 (0x110000,) codepoint table. mode: 0 word, 1 char.
+        ngram: shingle width in tokens. a, b: uint64 (num_perm,).
+
+    Returns:
+        uint32 (n_docs, num_perm).
+    """
+    n_docs = offsets.shape[0] - 1
+    out = np.empty((n_docs, a.shape[0]), dtype=np.uint32)
+    for d in numba.prange(n_docs):
+        start = offsets[d]
+        end = offsets[d + 1]
+        buffer = np.empty(end - start, dtype=np.uint64)
+        n_tokens = tokenize_doc(data, start, end, table, mode, buffer, 0)
+        count = shingle_doc(buffer, 0, n_tokens, ngram, buffer)
+        _minhash_doc(buffer, 0, count, a, b, out[d])
+    return out
+
+
+def signatures(
+    data,
+    offsets,
+    *,
+    num_perm: int = 128,
+    ngram: int = 5,
+    shingle: str = "word",
+    seed: int = 42,
+    backend: str = "cpu",
+):
+    """MinHash signatures of packed documents on a resolved backend.
+
+    Args:
+        data: uint8 (total_bytes,) UTF-8 bytes of all documents, host or device array.
+        offsets: int64 (n_docs + 1,) document boundaries into ``data`` (bytes).
+        num_perm: signature length K. ngram: shingle width (words or characters).
+        shingle: ``"word"`` or ``"char"``. seed: permutation seed.
+        backend: ``"cpu"`` or ``"cuda"`` (already resolved, see kernels.backend).
+
+    Returns:
+        uint32 (n_docs, num_perm): NumPy on cpu and under the simulator, CuPy on a device.
+    """
+    mode = _check_inputs(data, offsets, num_perm, ngram, shingle)
+    a, b = permutation_params(num_perm, seed)
+    table = codepoint_table()
+    n_docs = offsets.shape[0] - 1
+    if backend == "cpu":
+        return signatures_cpu(
+            np.ascontiguousarray(data), np.ascontiguousarray(offsets), table, mode, ngram, a, b
+        )
+    if backend != "cuda":
+        raise ValueError(f"backend must be 'cpu' or 'cuda' here, got {backend!r}")
+    xp = array_module("cuda")
+    d_data = to_device(data, "cuda")
+    d_offsets = to_device(offsets, "cuda")
+    d_table = to_device(table, "cuda")
+    out = xp.full((n_docs, num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+    if n_docs == 0:
+        return out
+    total = int(data.shape[0])
+    tokens = xp.zeros(max(total, 1), dtype=np.uint64)
+    token_counts = xp.zeros(n_docs, dtype=np.int64)
+    blocks, threads = launch_config(n_docs)
+    tokenize_kernel[blocks, threads](d_data, d_offsets, d_table, mode, tokens, token_counts)
+    shingles = xp.zeros(max(total, 1), dtype=np.uint64)
+    if total > 0:
+        blocks, threads = launch_config(total, 256)
+        shingle_kernel[min(blocks, 65535 * 16), threads](
+            tokens, d_offsets, token_counts, ngram, shingles
+        )
+    del tokens
+    shingle_counts = xp.zeros(n_docs, dtype=np.int64)
+    blocks, threads = launch_config(n_docs)
+    shingle_count_kernel[blocks, threads](token_counts, ngram, shingle_counts)
+    perm_threads = min(128, num_perm) if not cuda_simulated() else min(8, num_perm)
+    doc_blocks = min(n_docs, 65535 * 4)
+    minhash_kernel[doc_blocks, perm_threads](
+        shingles, d_offsets, shingle_counts, to_device(a, "cuda"), to_device(b, "cuda"), out
+    )
+    return out
+
+
+def _check_inputs(data, offsets, num_perm: int, ngram: int, shingle: str) -> int:
+    if shingle not in SHINGLE_MODES:
+        raise ValueError(f"shingle must be 'word' or 'char', got {shingle!r}")
+    if int(ngram) < 1:
+        raise ValueError(f"ngram must be >= 1, got {ngram}")
+    if int(num_perm) < 1:
+        raise ValueError(f"num_perm must be >= 1, got {num_perm}")
+    if data.ndim != 1 or data.dtype != np.uint8:
+        raise ValueError(f"data must be 1-d uint8, got {data.ndim}-d {data.dtype}")
+    if offsets.ndim != 1 or offsets.dtype != np.int64 or offsets.shape[0] < 1:
+        raise ValueError("offsets must be 1-d int64 with n_docs + 1 entries")
+    return SHINGLE_MODES[shingle]

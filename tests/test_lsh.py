@@ -1,0 +1,127 @@
+"""Band keys, verified candidate edges, connected components and keep rules (CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.near_dup import choose_kept, cluster_documents
+from engine.params import DedupParams, optimal_bands_rows
+from kernels.lsh import band_keys, candidate_edges
+from kernels.union_find import connected_components
+
+
+def _components_reference(n, edges):
+    adjacency = {i: set() for i in range(n)}
+    for u, v in edges:
+        adjacency[u].add(v)
+        adjacency[v].add(u)
+    labels = [-1] * n
+    for start in range(n):
+        if labels[start] >= 0:
+            continue
+        stack, seen = [start], {start}
+        while stack:
+            x = stack.pop()
+            for y in adjacency[x]:
+                if y not in seen:
+                    seen.add(y)
+                    stack.append(y)
+        low = min(seen)
+        for x in seen:
+            labels[x] = low
+    return labels
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 30), data=st.data())
+def test_connected_components_match_bfs(n, data):
+    edges = data.draw(
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40)
+    )
+    src = np.array([e[0] for e in edges], dtype=np.int64)
+    dst = np.array([e[1] for e in edges], dtype=np.int64)
+    labels = connected_components(n, src, dst, backend="cpu")
+    assert labels.tolist() == _components_reference(n, edges)
+
+
+def test_connected_components_rejects_bad_edges():
+    with pytest.raises(ValueError, match="endpoints"):
+        connected_components(2, np.array([0]), np.array([2]), backend="cpu")
+
+
+def test_chance_collision_does_not_link_unrelated_documents():
+    rng = np.random.default_rng(0)
+    sig = rng.integers(0, 2**32, size=(3, 32), dtype=np.uint32)
+    sig[1, :4] = sig[0, :4]  # doc 1 shares one band (4 rows) with doc 0, nothing else
+    sig[2] = sig[0]
+    sig[2, 20:] = 1  # doc 2: 20/32 equal to doc 0
+    keys = band_keys(sig, 8, 4, backend="cpu")
+    src, dst, stats = candidate_edges(keys, sig, threshold=0.8, backend="cpu")
+    assert list(zip(src.tolist(), dst.tolist())) == []
+    assert stats["candidate_pairs"] >= 2
+    src, dst, _ = candidate_edges(keys, sig, threshold=0.6, backend="cpu")
+    assert list(zip(src.tolist(), dst.tolist())) == [(0, 2)]
+
+
+def test_bucket_with_two_families_links_each_family():
+    rng = np.random.default_rng(3)
+    fam_a = rng.integers(0, 2**32, size=32, dtype=np.uint32)
+    fam_b = rng.integers(0, 2**32, size=32, dtype=np.uint32)
+    fam_b[:4] = fam_a[:4]  # both families share band 0
+    sig = np.stack([fam_a, fam_b, fam_a, fam_b, fam_b])
+    keys = band_keys(sig, 8, 4, backend="cpu")
+    keys[:, 1:] = np.arange(5, dtype=np.uint64)[:, None] * np.uint64(7) + np.arange(
+        7, dtype=np.uint64
+    )  # only band 0 collides
+    src, dst, _ = candidate_edges(keys, sig, threshold=0.9, backend="cpu")
+    assert sorted(zip(src.tolist(), dst.tolist())) == [(0, 2), (1, 3), (1, 4)]
+
+
+def test_anchor_cap_is_counted():
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 2**32, size=(6, 16), dtype=np.uint32)
+    keys = np.zeros((6, 1), dtype=np.uint64)  # everything in one bucket, all unrelated
+    _, _, stats = candidate_edges(keys, sig, threshold=0.9, max_anchors=2, backend="cpu")
+    assert stats["unverified"] == 4
+
+
+def test_cluster_documents_ids_sizes_and_keep():
+    rng = np.random.default_rng(7)
+    params = DedupParams(num_perm=16, bands=4, rows=4, threshold=0.9)
+    base = rng.integers(0, 2**32, size=(2, 16), dtype=np.uint32)
+    sig = np.stack(
+        [
+            base[0],
+            base[1],
+            base[0],
+            np.full(16, 0xFFFFFFFF, np.uint32),
+            np.full(16, 0xFFFFFFFF, np.uint32),
+            base[1],
+        ]
+    )
+    keys = band_keys(sig, 4, 4, backend="cpu")
+    n_bytes = np.array([10, 5, 20, 0, 0, 5])
+    clusters = cluster_documents(sig, keys, n_bytes, params, "cpu")
+    assert clusters.cluster_id.tolist() == [0, 1, 0, 3, 4, 1]  # empty docs stay alone
+    assert clusters.cluster_size.tolist() == [2, 2, 2, 1, 1, 2]
+    assert clusters.keep.tolist() == [True, True, False, True, True, False]
+    assert clusters.stats["documents_without_shingles"] == 2
+    assert clusters.stats["duplicates"] == 2
+    longest = choose_kept(clusters.cluster_id, n_bytes, "longest")
+    assert longest.tolist() == [False, True, True, True, True, False]
+
+
+def test_params_validation_and_band_choice():
+    assert DedupParams().band_rows == optimal_bands_rows(0.8, 128) == (9, 13)
+    assert DedupParams(bands=20, rows=6).band_rows == (20, 6)
+    with pytest.raises(ValueError, match="both"):
+        DedupParams(bands=4)
+    with pytest.raises(ValueError, match="at most num_perm"):
+        DedupParams(bands=20, rows=13)
+    with pytest.raises(ValueError, match="threshold"):
+        DedupParams(threshold=1.5)
+    with pytest.raises(ValueError, match="keep"):
+        DedupParams(keep="random")
