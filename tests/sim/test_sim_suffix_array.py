@@ -208,3 +208,22 @@ def test_gpu_path_uint16():
     np.testing.assert_array_equal(to_host(suffix_array(data, backend="cuda")), expected)
     lcp = to_host(lcp_array(data, expected, backend="cuda", chunk=3))
     np.testing.assert_array_equal(lcp, kasai_reference(data, expected))
+
+
+# --- spans end to end: cuda (simulated) equals cpu ----------------------------------------
+
+
+@pytest.mark.parametrize("keep", ["first", "none"])
+def test_spans_cuda_equals_cpu(keep):
+    from engine.substr import repeated_spans_arrays
+
+    texts = [b"abcabcab", b"xxabcab", "重复重复".encode(), b"", b"bcab"]
+    cpu = repeated_spans_arrays(texts, min_span=3, keep=keep, backend="cpu")
+    gpu = repeated_spans_arrays(texts, min_span=3, keep=keep, backend="cuda")
+    assert cpu["doc_index"].size > 0
+    for field in cpu:
+        np.testing.assert_array_equal(gpu[field], cpu[field])
+    across_cpu = repeated_spans_arrays(texts[:2], min_span=3, reference=texts[2:], backend="cpu")
+    across_gpu = repeated_spans_arrays(texts[:2], min_span=3, reference=texts[2:], backend="cuda")
+    for field in across_cpu:
+        np.testing.assert_array_equal(across_gpu[field], across_cpu[field])

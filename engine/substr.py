@@ -1,0 +1,478 @@
+"""Exact repeated substrings: which byte ranges of which documents to remove.
+
+Pure functions over in-memory texts and arrays (no files, no Dask).
+
+Method (after Lee et al. 2022, "Deduplicating Training Data Makes Language Models
+Better", google-research/deduplicate-text-datasets):
+
+1. **Packing.** Documents are joined into one uint8 text, each followed by the byte
+   ``0xFF`` (``pack_with_separators``). ``0xFF`` never occurs in UTF-8, so for ``str``
+   inputs it is a true separator; raw ``bytes`` inputs may contain it, which is harmless
+   because of step 3. Staying with uint8 (not uint16 tokens with per-document
+   separators) keeps pydivsufsort usable on the CPU and halves the memory.
+2. **Suffix array + LCP** of the packed text (``kernels.suffix_array``,
+   ``kernels.lcp``; the LCP is capped at ``min_span``, all the threshold needs).
+3. **Windows.** For every position ``p`` whose window ``[p, p + min_span)`` lies inside
+   its document, the window is *repeated* when the same ``min_span`` bytes start at
+   another such position. All suffixes starting with the same ``min_span`` bytes are
+   adjacent in the suffix array, linked by ``lcp >= min_span``; members whose window
+   would cross their document's end are skipped (this is the cut at document
+   boundaries: no match ever spans two documents, whatever the separator bytes are).
+   A repeated substring of any length ``L >= min_span`` is the union of its windows.
+4. **Keep rule** (occurrences ordered by document index, then byte offset):
+
+   - ``keep="first"``: every occurrence but the first is marked; its source is the
+     first occurrence.
+   - ``keep="none"``: every occurrence is marked (Lee et al.'s behaviour); the source
+     is the first *other* occurrence.
+   - ``reference=...`` ("across" mode, Lee et al.'s ``across-similar``): a window of
+     ``texts`` is marked when it also occurs in the reference texts; its source is the
+     first reference occurrence. Repetitions inside ``texts`` alone do not count, and
+     ``keep`` has no effect (the reference holds the kept copy).
+
+5. **Merging.** Marked windows ``[p, p + min_span)`` of one document are merged when
+   they overlap or touch (``next start <= current end``). A merged range takes the
+   source of its first (leftmost) window.
+6. **UTF-8 snapping.** A range never cuts a multi-byte character: its start moves
+   forward past continuation bytes (``0b10xxxxxx``) to the next character start, its
+   end moves back to the start of the character it would cut. When the start moves,
+   the source is taken from the leftmost marked window that holds the new first byte,
+   shifted to that byte (``source_start = window source + (start - window start)``), so
+   it always points at the corresponding byte of a real copy. Ranges left empty are
+   dropped; shorter but non-empty ones are kept.
+   Snapping is applied to every input (for non-UTF-8 bytes it only looks at the bit
+   pattern).
+
+Caveat of ``keep="first"``: the first window itself is never marked, but a later
+overlapping window of the same periodic text can cover part of it (``"a" * 300`` with
+``min_span=100`` keeps only ``"a"``), as in window-based dedup tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numba
+import numpy as np
+import pyarrow as pa
+
+from kernels.backend import resolve_backend, to_device, to_host
+from kernels.lcp import lcp_array
+from kernels.suffix_array import suffix_array
+
+SEPARATOR = np.uint8(0xFF)
+KEEP_RULES = ("first", "none")
+
+SPANS_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("source_doc_id", pa.string()),
+        ("source_start", pa.int64()),
+    ]
+)
+
+_MODE_FIRST = np.int64(0)
+_MODE_NONE = np.int64(1)
+_MODE_ACROSS = np.int64(2)
+_NONE = np.int64(-1)
+
+
+# ---------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------
+
+
+def _as_bytes_list(texts, name: str = "texts") -> list[bytes]:
+    """UTF-8 bytes of each document; str is encoded, bytes are taken as they are."""
+    if isinstance(texts, (str, bytes, bytearray)):
+        raise ValueError(f"{name} must be a sequence of documents, not a single string")
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
+    if isinstance(texts, pa.Array):
+        kind = texts.type
+        if not (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind)
+        ):
+            raise ValueError(f"{name} must be an Arrow string or binary array, got {kind}")
+        if texts.null_count:
+            first = int(np.flatnonzero(~np.asarray(texts.is_valid()))[0])
+            raise ValueError(f"{name}[{first}] is null; drop or fill missing documents")
+        texts = texts.cast(pa.large_binary()).to_pylist()
+    elif hasattr(texts, "tolist") and hasattr(texts, "dtype"):  # pandas Series, NumPy
+        texts = texts.tolist()
+    out = []
+    for i, text in enumerate(texts):
+        if isinstance(text, str):
+            out.append(text.encode("utf-8"))
+        elif isinstance(text, (bytes, bytearray, memoryview)):
+            out.append(bytes(text))
+        elif text is None:
+            raise ValueError(f"{name}[{i}] is None; drop or fill missing documents")
+        else:
+            raise ValueError(f"{name}[{i}] is {type(text).__name__}; expected str or bytes")
+    return out
+
+
+def pack_with_separators(texts: Sequence[bytes | str]) -> tuple[np.ndarray, np.ndarray]:
+    """Join documents into one byte text, each document followed by ``0xFF``.
+
+    Args:
+        texts: n_docs documents (bytes, or str encoded as UTF-8).
+
+    Returns:
+        data: (total_bytes + n_docs,) uint8, ``doc_0 0xFF doc_1 0xFF ...``.
+        doc_starts: (n_docs + 1,) int64 byte offsets; document d is
+            ``data[doc_starts[d] : doc_starts[d + 1] - 1]`` and its separator sits at
+            ``doc_starts[d + 1] - 1``; ``doc_starts[n_docs] == len(data)``.
+
+    Example:
+        >>> data, starts = pack_with_separators([b"ab", b"", b"c"])
+        >>> bytes(data), starts.tolist()
+        (b'ab\\xff\\xffc\\xff', [0, 3, 4, 6])
+    """
+    docs = _as_bytes_list(texts)
+    doc_starts = np.zeros(len(docs) + 1, dtype=np.int64)
+    if docs:
+        np.cumsum(np.fromiter((len(d) + 1 for d in docs), np.int64, len(docs)), out=doc_starts[1:])
+    if not docs:
+        return np.zeros(0, dtype=np.uint8), doc_starts
+    joined = b"\xff".join(docs) + b"\xff"
+    return np.frombuffer(joined, dtype=np.uint8).copy(), doc_starts
+
+
+# ---------------------------------------------------------------------------
+# Span logic (njit, host)
+# ---------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _is_continuation(byte):
+    """True for a UTF-8 continuation byte 0b10xxxxxx."""
+    return (np.uint8(byte) & np.uint8(0xC0)) == np.uint8(0x80)
+
+
+@numba.njit(cache=True)
+def _window_starts(doc_starts, n_docs, min_span, total):
+    """valid[p] = window [p, p + min_span) lies inside p's document."""
+    valid = np.zeros(total, dtype=np.bool_)
+    for d in range(n_docs):
+        first = doc_starts[d]
+        end = doc_starts[d + 1] - 1  # separator position
+        for p in range(first, end - min_span + 1):
+            valid[p] = True
+    return valid
+
+
+@numba.njit(cache=True)
+def _mark_windows(sa, lcp, valid, min_span, mode, reference_start):
+    """sources[p] = global position of the source copy of window p, or -1 (unmarked)."""
+    total = sa.shape[0]
+    sources = np.full(total, _NONE, dtype=np.int64)
+    big = np.int64(total)
+    j = 0
+    while j < total:
+        k = j + 1
+        while k < total and lcp[k] >= min_span:
+            k += 1
+        if k - j >= 2:
+            first = big
+            second = big
+            first_reference = big
+            count = 0
+            for t in range(j, k):
+                p = sa[t]
+                if not valid[p]:
+                    continue
+                count += 1
+                if p < first:
+                    second = first
+                    first = p
+                elif p < second:
+                    second = p
+                if p >= reference_start and p < first_reference:
+                    first_reference = p
+            if mode == _MODE_ACROSS:
+                if first_reference < big:
+                    for t in range(j, k):
+                        p = sa[t]
+                        if valid[p] and p < reference_start:
+                            sources[p] = first_reference
+            elif count >= 2:
+                for t in range(j, k):
+                    p = sa[t]
+                    if not valid[p]:
+                        continue
+                    if p != first:
+                        sources[p] = first
+                    elif mode == _MODE_NONE:
+                        sources[p] = second
+        j = k
+    return sources
+
+
+@numba.njit(cache=True)
+def _merge_and_snap(data, doc_starts, n_text_docs, sources, min_span):
+    """Merged, UTF-8-snapped ranges: (doc, start, end, source global position), local bytes."""
+    n_marked = 0
+    for d in range(n_text_docs):
+        for p in range(doc_starts[d], doc_starts[d + 1] - 1):
+            if sources[p] >= 0:
+                n_marked += 1
+    out_doc = np.empty(n_marked, dtype=np.int64)
+    out_start = np.empty(n_marked, dtype=np.int64)
+    out_end = np.empty(n_marked, dtype=np.int64)
+    out_source = np.empty(n_marked, dtype=np.int64)
+    count = 0
+    for d in range(n_text_docs):
+        doc_first = doc_starts[d]
+        doc_end = doc_starts[d + 1] - 1
+        open_start = _NONE
+        open_end = _NONE
+        for p in range(doc_first, doc_end + 1):
+            marked = p < doc_end and sources[p] >= 0
+            if marked and open_start >= 0 and p <= open_end:
+                open_end = p + min_span
+                continue
+            if open_start >= 0 and (marked or p == doc_end):
+                start = open_start
+                end = open_end
+                while start < end and _is_continuation(data[start]):
+                    start += 1
+                while end > start and end < doc_end and _is_continuation(data[end]):
+                    end -= 1
+                if start < end:
+                    # the leftmost marked window holding the (snapped) first byte
+                    window = open_start
+                    if start > open_start:
+                        window = max(open_start, start - min_span + 1)
+                        while sources[window] < 0:
+                            window += 1
+                    out_doc[count] = d
+                    out_start[count] = start - doc_first
+                    out_end[count] = end - doc_first
+                    out_source[count] = sources[window] + (start - window)
+                    count += 1
+                open_start = _NONE
+            if marked:
+                open_start = p
+                open_end = p + min_span
+    return out_doc[:count], out_start[:count], out_end[:count], out_source[:count]
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+
+def _check_params(min_span, keep) -> None:
+    if isinstance(min_span, bool) or not isinstance(min_span, (int, np.integer)):
+        raise ValueError(f"min_span must be an integer number of bytes, got {min_span!r}")
+    if min_span < 1:
+        raise ValueError(f"min_span must be >= 1 byte, got {min_span}; e.g. min_span=100")
+    if keep not in KEEP_RULES:
+        raise ValueError(
+            f"keep must be 'first' (keep the first copy) or 'none' (remove all copies), "
+            f"got {keep!r}"
+        )
+
+
+def _empty_arrays(with_reference: bool) -> dict[str, np.ndarray]:
+    out = {
+        name: np.zeros(0, dtype=np.int64)
+        for name in ("doc_index", "start", "end", "source_doc_index", "source_start")
+    }
+    if with_reference:
+        out["source_is_reference"] = np.zeros(0, dtype=np.bool_)
+    return out
+
+
+def repeated_spans_arrays(
+    texts: Sequence[bytes],
+    *,
+    min_span: int = 100,
+    keep: str = "first",
+    reference: Sequence[bytes] | None = None,
+    backend: str = "cpu",
+) -> dict[str, np.ndarray]:
+    """Byte ranges of ``texts`` repeated elsewhere (or found in ``reference``).
+
+    Args:
+        texts: n_docs documents (bytes; str is encoded as UTF-8; see ``repeated_spans``
+            for the other accepted containers).
+        min_span: shortest repeated substring to report, in bytes (>= 1).
+        keep: "first" (the first occurrence stays, later copies are marked) or "none"
+            (every occurrence is marked). Ignored when ``reference`` is given.
+        reference: documents to match ``texts`` against ("across" mode), or None.
+        backend: "cpu", "cuda" or "auto": where the suffix array and LCP are built
+            (the span scan itself runs on the host).
+
+    Returns:
+        One row per range to remove, ordered by (doc_index, start); every field is a
+        NumPy array of the same length:
+
+        - ``doc_index`` int64: index into ``texts``;
+        - ``start``, ``end`` int64: byte offsets into that document, end exclusive,
+          never inside a UTF-8 character;
+        - ``source_doc_index`` int64: index into ``texts`` (into ``reference`` in
+          across mode) of the copy the range repeats;
+        - ``source_start`` int64: byte offset of that copy in its document;
+        - ``source_is_reference`` bool (only when ``reference`` is given): True.
+
+    Example:
+        >>> spans = repeated_spans_arrays([b"hello world", b"say hello world"], min_span=5)
+        >>> [int(spans[k][0]) for k in ("doc_index", "start", "end", "source_start")]
+        [1, 4, 15, 0]
+    """
+    _check_params(min_span, keep)
+    backend = resolve_backend(backend)
+    docs = _as_bytes_list(texts)
+    with_reference = reference is not None
+    reference_docs = _as_bytes_list(reference, "reference") if with_reference else []
+    n_text_docs = len(docs)
+    if n_text_docs == 0:
+        return _empty_arrays(with_reference)
+
+    data, doc_starts = pack_with_separators(docs + reference_docs)
+    total = int(data.shape[0])
+    min_span = np.int64(min_span)
+    reference_start = np.int64(doc_starts[n_text_docs])
+    mode = _MODE_ACROSS if with_reference else (_MODE_FIRST if keep == "first" else _MODE_NONE)
+
+    valid = _window_starts(doc_starts, np.int64(len(doc_starts) - 1), min_span, np.int64(total))
+    if not valid.any():
+        return _empty_arrays(with_reference)
+    if backend == "cpu":
+        sa = suffix_array(data, backend="cpu")
+        lcp = lcp_array(data, sa, backend="cpu", max_lcp=int(min_span))
+    else:
+        device_data = to_device(data, backend)
+        device_sa = suffix_array(device_data, backend=backend)
+        lcp = to_host(lcp_array(device_data, device_sa, backend=backend, max_lcp=int(min_span)))
+        sa = to_host(device_sa)
+
+    sources = _mark_windows(sa, lcp, valid, min_span, mode, reference_start)
+    del sa, lcp, valid
+    doc_index, start, end, source_global = _merge_and_snap(
+        data, doc_starts, np.int64(n_text_docs), sources, min_span
+    )
+    source_doc = np.searchsorted(doc_starts, source_global, side="right").astype(np.int64) - 1
+    source_start = source_global - doc_starts[source_doc]
+    out = {
+        "doc_index": doc_index,
+        "start": start,
+        "end": end,
+        "source_doc_index": source_doc - (n_text_docs if with_reference else 0),
+        "source_start": source_start,
+    }
+    if with_reference:
+        out["source_is_reference"] = source_doc >= n_text_docs
+    return out
+
+
+def _ids(ids, n: int, name: str, prefix: str) -> list[str]:
+    if ids is None:
+        return [f"{prefix}{i}" for i in range(n)]
+    if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+        ids = ids.to_pylist()
+    elif hasattr(ids, "tolist"):
+        ids = ids.tolist()
+    ids = [str(i) for i in ids]
+    if len(ids) != n:
+        raise ValueError(f"{name} has {len(ids)} entries but there are {n} documents")
+    return ids
+
+
+def repeated_spans(
+    texts,
+    *,
+    doc_ids=None,
+    min_span: int = 100,
+    keep: str = "first",
+    reference=None,
+    reference_ids=None,
+    backend: str = "auto",
+) -> pa.Table:
+    """Byte ranges to remove from each document, as the ``spans.parquet`` table.
+
+    Args:
+        texts: documents: a list of str (encoded as UTF-8) or bytes, a pyarrow string or
+            binary array / chunked array, or a pandas Series of those.
+        doc_ids: one id per document (turned into str); default "0", "1", ...
+        min_span: shortest repeated substring to report, in bytes (>= 1).
+        keep: "first" or "none" (see ``repeated_spans_arrays``).
+        reference: documents to match against (across mode), same containers as texts.
+        reference_ids: one id per reference document; default "ref:0", "ref:1", ...
+        backend: "auto", "cpu" or "cuda".
+
+    Returns:
+        pyarrow.Table with columns ``doc_id`` string, ``start`` int64, ``end`` int64
+        (UTF-8 byte offsets, end exclusive), ``source_doc_id`` string (a reference id in
+        across mode), ``source_start`` int64; one row per range, ordered by document then
+        start.
+
+    Example:
+        >>> table = repeated_spans(["hello world", "say hello world"], min_span=5)
+        >>> table.to_pylist()
+        [{'doc_id': '1', 'start': 4, 'end': 15, 'source_doc_id': '0', 'source_start': 0}]
+    """
+    docs = _as_bytes_list(texts)
+    reference_docs = None if reference is None else _as_bytes_list(reference, "reference")
+    ids = _ids(doc_ids, len(docs), "doc_ids", "")
+    if reference_docs is not None:
+        source_ids = _ids(reference_ids, len(reference_docs), "reference_ids", "ref:")
+    else:
+        if reference_ids is not None:
+            raise ValueError("reference_ids was given without reference; pass both or neither")
+        source_ids = ids
+    spans = repeated_spans_arrays(
+        docs, min_span=min_span, keep=keep, reference=reference_docs, backend=backend
+    )
+    doc_id_array = pa.array(ids, type=pa.string())
+    source_id_array = pa.array(source_ids, type=pa.string())
+    return pa.Table.from_arrays(
+        [
+            doc_id_array.take(pa.array(spans["doc_index"])),
+            pa.array(spans["start"], type=pa.int64()),
+            pa.array(spans["end"], type=pa.int64()),
+            source_id_array.take(pa.array(spans["source_doc_index"])),
+            pa.array(spans["source_start"], type=pa.int64()),
+        ],
+        schema=SPANS_SCHEMA,
+    )
+
+
+def remove_spans(text: bytes, starts, ends) -> bytes:
+    """The text with the byte ranges ``[starts[i], ends[i])`` cut out.
+
+    Args:
+        text: one document's bytes (str is encoded as UTF-8).
+        starts, ends: (k,) int byte offsets, end exclusive; ranges may overlap or come
+            in any order.
+
+    Returns:
+        The remaining bytes, in order.
+
+    Example:
+        >>> remove_spans(b"say hello world", [4], [15])
+        b'say '
+    """
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    starts = np.asarray(starts, dtype=np.int64).ravel()
+    ends = np.asarray(ends, dtype=np.int64).ravel()
+    if starts.shape != ends.shape:
+        raise ValueError(f"starts and ends differ in length: {starts.size} vs {ends.size}")
+    if starts.size and ((starts < 0).any() or (ends > len(text)).any() or (starts > ends).any()):
+        raise ValueError(
+            f"ranges must satisfy 0 <= start <= end <= len(text) = {len(text)}; "
+            "pass offsets of this very document"
+        )
+    keep_mask = np.ones(len(text), dtype=np.bool_)
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        keep_mask[start:end] = False
+    return np.frombuffer(text, dtype=np.uint8)[keep_mask].tobytes()
