@@ -81,15 +81,17 @@ def write_kept(
             ``"deduped_rows_missing"``.
 
     Returns:
-        The path written, or None when no row is kept (nothing is written then).
+        The path written, or None when no row is kept: nothing is written then, and a
+        file left at that path by an earlier run is removed.
 
     Read errors that ``read_part`` also met (a corrupt stream, a damaged WARC record)
     end the copy at the same place, so the output holds what reading could read.
     """
     kept = _kept_array(kept_rows)
-    if kept.size == 0:
-        return None
     target = deduped_path(part, out_dir)
+    if kept.size == 0:
+        target.unlink(missing_ok=True)
+        return None
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}")
     try:
@@ -105,6 +107,7 @@ def write_kept(
         )
     if written == 0:
         temporary.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
         return None
     os.replace(temporary, target)
     return target

@@ -59,6 +59,7 @@ __all__ = [
     "ReadReport",
     "WARC_COLUMNS",
     "detect_format",
+    "html_to_text",
     "iter_jsonl_lines",
     "open_decompressed",
     "parse_size",
@@ -173,10 +174,10 @@ class ReadReport:
         documents: rows yielded as documents (empty text included).
         skipped: reason -> number of rows or files skipped for that reason.
         invalid_utf8_documents: documents whose bytes had invalid UTF-8 (replaced by U+FFFD).
-        fallback_ids: documents whose ``id_column`` value was missing or null, given the
-            default ``path:row`` id instead.
         problems: located examples, ``{"file", "line"|"offset"|"row", "reason",
             "detail"}``; at most 1000 are kept (all are counted).
+        fallback_ids: documents whose ``id_column`` value was missing or null, given the
+            default ``path:row`` id instead.
         problems_omitted: examples not kept because of the cap.
     """
 
@@ -184,8 +185,8 @@ class ReadReport:
     documents: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     invalid_utf8_documents: int = 0
-    fallback_ids: int = 0
     problems: list[dict] = field(default_factory=list)
+    fallback_ids: int = 0
     problems_omitted: int = 0
 
     def add_problem(
@@ -946,7 +947,8 @@ def _jsonl_documents(reading: _Reading) -> Iterator[Document]:
                 detail=f"key {reading.text_column!r} holds a {type(text).__name__}, not a string",
             )
             continue
-        if _SURROGATES.search(text):
+        # lone surrogates can only come from \uD800-\uDFFF escapes: a cheap byte test first
+        if (b"\\ud" in raw or b"\\uD" in raw) and _SURROGATES.search(text):
             text = _scrub(text)
             invalid = True
         if invalid:
@@ -1197,7 +1199,7 @@ def _warc_documents(reading: _Reading) -> Iterator[Document]:
                 return
             if payload is None:
                 continue
-            if payload == "non_text":
+            if payload == _NON_TEXT:
                 content_type = (
                     record.http_headers.get_header("Content-Type") if record.http_headers else None
                 )
@@ -1228,10 +1230,13 @@ class _DamagedRecord(ValueError):
     """A WARC record that warcio parsed without complaint but that is not whole."""
 
 
+_NON_TEXT = "non_text"
+
+
 def _warc_text(record) -> tuple[str, bool, int] | str | None:
     """The document text of a record: ``(text, had_invalid_bytes, payload bytes)``.
 
-    Returns ``"non_text"`` for a response that is not text/plain or HTML, None for
+    Returns ``_NON_TEXT`` for a response that is not text/plain or HTML, None for
     records that are not documents (warcinfo, request, metadata, revisit, ...).
     """
     if not str(record.format).startswith("warc"):
@@ -1249,7 +1254,9 @@ def _warc_text(record) -> tuple[str, bool, int] | str | None:
     mime, charset = _parse_content_type(content_type or "")
     if mime != "text/plain" and mime not in HTML_MIME_TYPES:
         _check_complete(record)
-        return "non_text"
+        return _NON_TEXT
+    # warcio never raises for a bad Content-Encoding or chunking: it passes the raw bytes
+    # through (then counted as invalid UTF-8) or ends the body early.
     payload = record.content_stream().read()
     _check_complete(record)
     if mime != "text/plain" and charset is None:

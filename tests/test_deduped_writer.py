@@ -116,6 +116,10 @@ def test_nothing_kept_writes_nothing(tmp_path):
     assert write_kept(part, np.array([99, 100]), tmp_path / "out", report=report) is None
     assert not deduped_path(part, tmp_path / "out").exists()
     assert report.problems[0]["reason"] == "deduped_rows_missing"
+    # a file from an earlier run does not survive a run that keeps nothing
+    assert write_kept(part, np.array([0]), tmp_path / "out") is not None
+    assert write_kept(part, np.array([], dtype=np.int64), tmp_path / "out") is None
+    assert not deduped_path(part, tmp_path / "out").exists()
     assert no_temporaries(tmp_path / "out")
 
 

@@ -67,9 +67,10 @@ def write_warc(path, records: list[tuple], gz: bool) -> str:
         writer.write_record(writer.create_warcinfo_record(os.path.basename(path), {"x": "y"}))
         for kind, url, content_type, payload in records:
             if kind == "response":
-                http = StatusAndHeaders(
-                    "200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1"
-                )
+                headers = [("Content-Type", content_type)] if isinstance(content_type, str) else []
+                if isinstance(content_type, list):  # full header list
+                    headers = content_type
+                http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
                 record = writer.create_warc_record(
                     url, "response", payload=io.BytesIO(payload), http_headers=http
                 )
@@ -384,6 +385,20 @@ def test_missing_input_and_no_inputs(tmp_path):
         plan_parts([str(tmp_path)], partition_size=0)
 
 
+def test_broken_link_in_a_directory(tmp_path):
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "a.txt").write_text("a")
+    os.symlink(root / "gone.txt", root / "link.txt")
+    with pytest.raises(InputError, match="broken symbolic link"):
+        plan_parts([str(root)])
+    report = ReadReport()
+    parts = plan_parts(str(root), report=report)  # a single path is accepted too
+    assert [p.path for p in parts] == [os.path.join(str(root), "a.txt")]
+    assert report.skipped == {"missing_file": 1}
+    assert report.problems[0]["file"] == os.path.join(str(root), "link.txt")
+
+
 def test_file_deleted_after_planning(tmp_path):
     path = write_jsonl(tmp_path / "d.jsonl", [{"text": "a"}])
     (part,) = plan_parts([path])
@@ -644,6 +659,18 @@ def test_warc_responses(tmp_path, gz):
     assert report.skipped == {"non_text_record": 1}
     assert report.problems[0]["reason"] == "non_text_record"
     assert report.invalid_utf8_documents == 0
+
+
+def test_content_encoded_http_body(tmp_path):
+    gzipped = [("Content-Type", "text/plain"), ("Content-Encoding", "gzip")]
+    path = write_warc(
+        tmp_path / "d.warc.gz",
+        [("response", "http://e.com/2", gzipped, gzip.compress(b"unzipped body"))],
+        True,
+    )
+    table, report = read_all([path])
+    assert table["text"].to_pylist() == ["unzipped body"]
+    assert report.skipped == {}
 
 
 def test_warc_without_documents_is_reported(tmp_path):
