@@ -249,6 +249,19 @@ class ReadReport:
         self.problems_omitted += other.problems_omitted + max(len(other.problems) - room, 0)
         return self
 
+    @classmethod
+    def from_dict(cls, data: dict) -> ReadReport:
+        """Inverse of :meth:`to_dict` (e.g. for reports returned by worker tasks)."""
+        return cls(
+            files=int(data.get("files", 0)),
+            documents=int(data.get("documents", 0)),
+            skipped={str(k): int(v) for k, v in data.get("skipped", {}).items()},
+            invalid_utf8_documents=int(data.get("invalid_utf8_documents", 0)),
+            problems=[dict(problem) for problem in data.get("problems", [])],
+            fallback_ids=int(data.get("fallback_ids", 0)),
+            problems_omitted=int(data.get("problems_omitted", 0)),
+        )
+
     def to_dict(self) -> dict:
         """JSON-serialisable form, for ``summary.json``."""
         return {

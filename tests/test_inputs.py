@@ -731,6 +731,7 @@ def test_report_merge_and_to_dict():
     assert first.total_skipped == 3
     as_dict = json.loads(json.dumps(first.to_dict()))
     assert as_dict["skipped"] == {"binary_file": 1, "malformed_json": 2}
+    assert ReadReport.from_dict(as_dict) == first
     assert as_dict["problems"][0] == {
         "file": "a.jsonl",
         "line": 4,
