@@ -1,0 +1,37 @@
+"""``python -m bench COMMAND ...``: dispatch to the benchmark scripts.
+
+Commands::
+
+    python -m bench prepare-text [...]   # bench.prepare_text: Debian docs -> human_docs.jsonl
+    python -m bench corpus [...]         # bench.corpus: planted-duplicate corpora, the sample
+    python -m bench minhash [...]        # bench.bench_minhash: Ouroboros vs datasketch
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "prepare-text": "bench.prepare_text",
+    "corpus": "bench.corpus",
+    "minhash": "bench.bench_minhash",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(__doc__.strip(), file=sys.stderr)
+        if argv and argv[0] not in ("-h", "--help"):
+            print(
+                f"\nunknown command {argv[0]!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr
+            )
+            return 2
+        return 0 if argv else 2
+    module = importlib.import_module(COMMANDS[argv[0]])
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
