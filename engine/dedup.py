@@ -31,7 +31,7 @@ from engine.deduped_writer import write_kept
 from engine.inputs import InputPart, ReadReport, parse_size, plan_parts, read_part
 from engine.near_dup import cluster_documents, partition_signatures
 from engine.params import DedupParams
-from engine.progress import Progress
+from engine.progress import Progress, prefetch
 from engine.storage import (
     matrix_of,
     read_signature_file,
@@ -94,14 +94,15 @@ def signature_task(
     started = time.perf_counter()
     report = ReadReport()
     ids, rows, n_bytes, sigs, keys = [], [], [], [], []
-    for batch in read_part(
+    batches = read_part(
         part,
         text_column=read.text_column,
         id_column=read.id_column,
         batch_bytes=read.batch_bytes,
         strict=read.strict,
         report=report,
-    ):
+    )
+    for batch in prefetch(batches):
         texts = batch.column("text").combine_chunks()
         out = partition_signatures(texts, params, backend)
         ids.append(batch.column("doc_id").combine_chunks())

@@ -1,10 +1,14 @@
-"""Progress reporting: a bar on a terminal, plain log lines otherwise."""
+"""Progress reporting (a bar on a terminal, log lines otherwise) and batch prefetching."""
 
 from __future__ import annotations
 
 import logging
+import queue
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from typing import TypeVar
 
 log = logging.getLogger("ouroboros")
 
@@ -59,3 +63,48 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Yield ``items`` while a background thread produces the next ``depth`` of them.
+
+    Reading and parsing a batch (Python, holds the GIL) then overlaps with hashing the
+    previous one (compiled kernels that release the GIL). Memory grows by ``depth``
+    batches. An exception in the producer is re-raised here, in order.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                slots.put((item, None))
+        except BaseException as exc:  # handed to the consumer
+            slots.put((None, exc))
+            return
+        slots.put((_DONE, None))
+
+    thread = threading.Thread(target=produce, name="ouroboros-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = slots.get()
+            if exc is not None:
+                raise exc
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                slots.get_nowait()
+            except queue.Empty:
+                pass
+            thread.join(timeout=0.05)

@@ -113,12 +113,32 @@ def mulmod_mersenne61(a, b):
 
 
 @numba.njit(inline="always")
+def minhash_permute_split(a_lo, a_hi, b, x_lo, x_hi):
+    """One MinHash permutation with pre-split operands, kept to 32 bits: uint32.
+
+    ``a = a_hi * 2**32 + a_lo`` (< 2**61), ``x = x_hi * 2**32 + x_lo`` (< 2**61, the
+    shingle hash already reduced mod P), ``b < 2**61``. Returns
+    ``((a * x + b) mod P) & 0xFFFFFFFF`` exactly; the inner loop of MinHash, so the
+    splits are hoisted out of it by the callers.
+    """
+    lo = np.uint64(a_lo) * np.uint64(x_lo)
+    mid = np.uint64(a_hi) * np.uint64(x_lo) + np.uint64(a_lo) * np.uint64(x_hi)
+    hi = np.uint64(a_hi) * np.uint64(x_hi)
+    total = (hi << _THREE) + (mid >> _S29) + ((mid & _MASK29) << _S32)
+    total += (lo & MERSENNE61) + (lo >> _S61)
+    v = (total & MERSENNE61) + (total >> _S61) + np.uint64(b)  # < 2 * P + 3
+    v = (v & MERSENNE61) + (v >> _S61)
+    if v >= MERSENNE61:
+        v -= MERSENNE61
+    return np.uint32(v & MASK32)
+
+
+@numba.njit(inline="always")
 def minhash_permute(a, b, hashed):
     """One MinHash permutation of a 64-bit shingle hash, kept to 32 bits: uint32."""
     x = mod_mersenne61(hashed)
-    v = mulmod_mersenne61(a, x) + np.uint64(b)
-    v = mod_mersenne61(v)
-    return np.uint32(v & MASK32)
+    a = np.uint64(a)
+    return minhash_permute_split(a & MASK32, a >> _S32, b, x & MASK32, x >> _S32)
 
 
 @numba.njit(inline="always")

@@ -16,7 +16,13 @@ import numpy as np
 from numba import cuda
 
 from kernels.backend import array_module, cuda_simulated, launch_config, to_device
-from kernels.hashing import MAX_HASH32, minhash_permute, permutation_params
+from kernels.hashing import (
+    MASK32,
+    MAX_HASH32,
+    minhash_permute_split,
+    mod_mersenne61,
+    permutation_params,
+)
 from kernels.shingle import (
     SHINGLE_MODES,
     shingle_count_kernel,
@@ -32,14 +38,16 @@ from kernels.unicode_table import codepoint_table
 def _minhash_doc(shingles, start, count, a, b, signature):
     """Fold ``count`` shingle hashes starting at ``start`` into ``signature`` (uint32 (K,))."""
     num_perm = a.shape[0]
-    for k in range(num_perm):
-        signature[k] = MAX_HASH32
+    a_lo = a & MASK32
+    a_hi = a >> np.uint64(32)
+    best = np.full(num_perm, MAX_HASH32, dtype=np.uint32)  # private: lets LLVM vectorize
     for i in range(count):
-        h = shingles[start + i]
+        x = mod_mersenne61(shingles[start + i])
+        x_lo = x & MASK32
+        x_hi = x >> np.uint64(32)
         for k in range(num_perm):
-            v = minhash_permute(a[k], b[k], h)
-            if v < signature[k]:
-                signature[k] = v
+            best[k] = min(best[k], minhash_permute_split(a_lo[k], a_hi[k], b[k], x_lo, x_hi))
+    signature[:] = best
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -67,11 +75,13 @@ def minhash_kernel(shingles, offsets, shingle_counts, a, b, out):
         count = shingle_counts[d]
         k = cuda.threadIdx.x
         while k < num_perm:
-            ak = a[k]
+            a_lo = a[k] & MASK32
+            a_hi = a[k] >> np.uint64(32)
             bk = b[k]
             best = MAX_HASH32
             for i in range(count):
-                v = minhash_permute(ak, bk, shingles[start + i])
+                x = np.uint64(mod_mersenne61(shingles[start + i]))
+                v = minhash_permute_split(a_lo, a_hi, bk, x & MASK32, x >> np.uint64(32))
                 if v < best:
                     best = v
             out[d, k] = best
