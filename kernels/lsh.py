@@ -217,7 +217,7 @@ def candidate_edges(
     doc_index = xp.arange(n_docs, dtype=np.int64)
     for j in range(bands):
         keys = xp.ascontiguousarray(band_keys[:, j])
-        order = xp.argsort(keys, kind="stable") if xp is np else xp.argsort(keys)
+        order = xp.lexsort(xp.stack([doc_index, keys]))  # by key, then document index
         sorted_keys = keys[order]
         sorted_docs = doc_index[order]
         if n_docs < 2:
@@ -237,7 +237,7 @@ def candidate_edges(
         member_counts = ends - starts
         bucket_starts = xp.zeros(starts.shape[0] + 1, dtype=np.int64)
         bucket_starts[1:] = xp.cumsum(member_counts)
-        in_multi = xp.repeat(multi, sizes.astype(np.int64))
+        in_multi = multi[xp.cumsum(is_head) - 1]  # per position: its bucket has > 1 member
         members = xp.ascontiguousarray(sorted_docs[in_multi])
         stats["candidate_pairs"] += int(member_counts.sum()) - int(starts.shape[0])
         if backend == "cpu":
