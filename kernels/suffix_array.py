@@ -485,7 +485,8 @@ def _divsufsort(data: np.ndarray) -> np.ndarray:
 
     if data.dtype == np.uint8 and not (data.flags.writeable and data.flags.c_contiguous):
         data = np.array(data, dtype=np.uint8, order="C")  # ctypes needs a writable buffer
-    return np.asarray(divsufsort(data), dtype=np.int64)
+    # force64: libdivsufsort64 writes int64 directly (faster than widening int32 after)
+    return np.asarray(divsufsort(data, force64=True), dtype=np.int64)
 
 
 def suffix_array(data, *, backend: str = "auto"):

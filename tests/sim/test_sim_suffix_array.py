@@ -115,9 +115,15 @@ def test_round_kernels(n, h):
     sorted_seconds = np.zeros(m, dtype=np.int64)
     if m:
         launch(
-            sa_mod._apply_order_kernel, m, positions, order, sa_unsorted, seconds, sa_gpu,
+            sa_mod._apply_order_kernel,
+            m,
+            positions,
+            order,
+            sa_unsorted,
+            seconds,
+            sa_gpu,
             sorted_seconds,
-        )  # fmt: skip
+        )
     np.testing.assert_array_equal(sa_gpu, sa_cpu)
     np.testing.assert_array_equal(sorted_seconds, expected_sorted_seconds)
 
