@@ -113,24 +113,46 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any]:
     return statistics.median(times), times, result
 
 
-def run_child(cmd: Sequence[str]) -> tuple[float, int, str]:
-    """Run ``cmd``; ``(wall seconds, peak RSS bytes of the largest process, stdout)``.
+# A small launcher between this (large) process and the measured command: on Linux a
+# child's ru_maxrss starts from the memory of the process it was forked from (the
+# old mm's high-water mark is kept across exec), so forking the command straight
+# from the benchmark would report the benchmark's own RSS as a floor.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+result_path, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.perf_counter()
+proc = subprocess.Popen(cmd)
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - t0
+with open(result_path, "w") as f:
+    json.dump({"wall": wall, "maxrss_kib": usage.ru_maxrss,
+               "returncode": os.waitstatus_to_exitcode(status)}, f)
+"""
 
-    Uses ``os.wait4`` on the child, whose ``ru_maxrss`` covers the child and the
-    descendants it waited for (the largest single process, not their sum).
+
+def run_child(cmd: Sequence[str]) -> tuple[float, int, str]:
+    """Run ``cmd``; ``(wall seconds, peak RSS bytes, stdout)``.
+
+    The command is started by a small launcher process that reads ``os.wait4``'s
+    ``ru_maxrss``: the peak RSS of the command's process, or of the largest of its
+    descendants that it waited for (the largest single process, not their sum).
     """
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        result_path = Path(tmp) / "result.json"
+        launcher = [sys.executable, "-c", _LAUNCHER, str(result_path), *cmd]
+        proc = subprocess.run(launcher, stdout=out, stderr=err, text=True)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-3000:]}")
-    return wall, usage.ru_maxrss * 1024, stdout
+        result = json.loads(result_path.read_text()) if result_path.exists() else None
+    if proc.returncode != 0 or result is None or result["returncode"] != 0:
+        code = result["returncode"] if result else proc.returncode
+        raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{stderr[-3000:]}")
+    return result["wall"], result["maxrss_kib"] * 1024, stdout
 
 
 # ---------------------------------------------------------------------------------
@@ -220,7 +242,7 @@ def datasketch_dedup(
 # report
 
 
-def machine_info() -> dict[str, str]:
+def machine_info(load_at_start: float | None = None) -> dict[str, str]:
     """CPU model, cores, memory, versions and date, for the report header."""
     import numba
     import pyarrow
@@ -262,10 +284,20 @@ def machine_info() -> dict[str, str]:
         **versions,
         "git": commit,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load average (1 min, start/end)": (
+            f"{load_at_start:.2f}/{os.getloadavg()[0]:.2f}" if load_at_start is not None else "?"
+        ),
         "NUMBA_NUM_THREADS": os.environ.get(
             "NUMBA_NUM_THREADS", str(numba.config.NUMBA_NUM_THREADS)
         ),
     }
+
+
+def seconds_cell(median: float, times: Sequence[float] | None) -> str:
+    """``"1.23"``, or ``"1.23 (1.10-1.40)"`` (median, then min-max) for several runs."""
+    if times and len(times) > 1:
+        return f"{median:.2f} ({min(times):.2f}-{max(times):.2f})"
+    return f"{median:.2f}"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -299,6 +331,7 @@ def datasketch_mae(minhashes: Sequence[Any], truth: dict, index: dict[str, int])
 
 
 def run(args: argparse.Namespace) -> str:
+    load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     jsonl, truth = bench_corpus(args.docs, args.seed)
     records = read_jsonl(jsonl)
     texts = [r["text"] for r in records]
@@ -382,7 +415,7 @@ def run(args: argparse.Namespace) -> str:
         vs_regex = results["ds_regex"]["median"]
         return [
             label,
-            f"{med:.2f}",
+            seconds_cell(med, r["times"]),
             _rate(n_docs, med),
             f"{text_bytes / med / 1e6:.2f}",
             f"{vs_ref / med:.1f}x" if vs_ref else "-",
@@ -445,13 +478,14 @@ def run(args: argparse.Namespace) -> str:
                     clusters,
                     truth,
                     rss=rss,
+                    times=times,
                 )
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     # ---- report
-    info = machine_info()
+    info = machine_info(load_at_start)
     lines = [
         "## MinHash signatures and dedup: Ouroboros vs datasketch (CPU)",
         "",
@@ -496,6 +530,7 @@ def run(args: argparse.Namespace) -> str:
             dd_rows,
         ),
         "",
+        dedup_speedup_line(dd_rows),
         "Peak RSS: largest process (`os.wait4`), from a separate subprocess run of the same "
         "pipeline. Unrelated merges: predicted clusters holding documents of more than one "
         "planted family.",
@@ -537,7 +572,7 @@ def ouroboros_dedup_rows(engine, args, jsonl, records, truth, work, file_bytes, 
         shutil.rmtree(out, ignore_errors=True)
         return result
 
-    med, _, result = timed(ouro_dedup, args.repeat)
+    med, times, result = timed(ouro_dedup, args.repeat)
     log(f"  {med:.2f} s")
     cli_out = work / "cli_out"
     cli = shutil.which("ouroboros")
@@ -572,6 +607,7 @@ def ouroboros_dedup_rows(engine, args, jsonl, records, truth, work, file_bytes, 
             result.clusters,
             truth,
             rss=None,
+            times=times,
         ),
         _dedup_row(
             "Ouroboros CLI `ouroboros dedup` (1 run, incl. start-up and JIT)",
@@ -586,10 +622,36 @@ def ouroboros_dedup_rows(engine, args, jsonl, records, truth, work, file_bytes, 
     ]
 
 
-def _dedup_row(label, seconds, file_bytes, n_docs, clusters, truth, *, rss, note=None) -> list[str]:
+def dedup_speedup_line(rows: Sequence[Sequence[Any]]) -> str:
+    """A sentence comparing Ouroboros ``engine.dedup`` time with each datasketch row."""
+    seconds = {}
+    for row in rows:
+        try:
+            seconds[str(row[0])] = float(str(row[1]).split()[0])
+        except (ValueError, IndexError):
+            continue
+    ouro = next((v for k, v in seconds.items() if k.startswith("Ouroboros `engine.dedup`")), None)
+    if ouro is None:
+        return ""
+    parts = [
+        f"{v / ouro:.1f}x faster than {k.split(' (bands')[0]}"
+        for k, v in seconds.items()
+        if k.startswith("datasketch")
+    ]
+    return "Ouroboros `engine.dedup` is " + "; ".join(parts) + ".\n" if parts else ""
+
+
+def _dedup_row(
+    label, seconds, file_bytes, n_docs, clusters, truth, *, rss, note=None, times=None
+) -> list[str]:
     if note:
         label = f"{label} [{note}]"
-    row = [label, f"{seconds:.2f}", f"{file_bytes / seconds / 1e6:.2f}", _rate(n_docs, seconds)]
+    row = [
+        label,
+        seconds_cell(seconds, times),
+        f"{file_bytes / seconds / 1e6:.2f}",
+        _rate(n_docs, seconds),
+    ]
     if clusters is not None:
         score = score_pairs(clusters, truth)
         giant = giant_cluster_check(clusters, truth)
