@@ -124,10 +124,10 @@ def minhash_permute_split(a_lo, a_hi, b, x_lo, x_hi):
     lo = np.uint64(a_lo) * np.uint64(x_lo)
     mid = np.uint64(a_hi) * np.uint64(x_lo) + np.uint64(a_lo) * np.uint64(x_hi)
     hi = np.uint64(a_hi) * np.uint64(x_hi)
+    # every term < 2**61 (but mid >> 29 < 2**33, lo >> 61 < 8): the sum is < 2**63 + 2**34
     total = (hi << _THREE) + (mid >> _S29) + ((mid & _MASK29) << _S32)
-    total += (lo & MERSENNE61) + (lo >> _S61)
-    v = (total & MERSENNE61) + (total >> _S61) + np.uint64(b)  # < 2 * P + 3
-    v = (v & MERSENNE61) + (v >> _S61)
+    total += (lo & MERSENNE61) + (lo >> _S61) + np.uint64(b)
+    v = (total & MERSENNE61) + (total >> _S61)  # <= P + 4
     if v >= MERSENNE61:
         v -= MERSENNE61
     return np.uint32(v & MASK32)

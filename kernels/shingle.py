@@ -72,15 +72,20 @@ def tokenize_doc(data, start, end, table, mode, tokens, out_start):
     h = FNV_OFFSET
     pos = start
     while pos < end:
-        packed = utf8_decode(
-            data[pos],
-            _byte_at(data, pos + 1, end),
-            _byte_at(data, pos + 2, end),
-            _byte_at(data, pos + 3, end),
-            end - pos,
-        )
-        cp = packed & np.int64(0xFFFFFFFF)
-        pos += packed >> np.int64(32)
+        b0 = data[pos]
+        if b0 < 0x80:  # ASCII fast path
+            cp = np.int64(b0)
+            pos += 1
+        else:
+            packed = utf8_decode(
+                b0,
+                _byte_at(data, pos + 1, end),
+                _byte_at(data, pos + 2, end),
+                _byte_at(data, pos + 3, end),
+                end - pos,
+            )
+            cp = packed & np.int64(0xFFFFFFFF)
+            pos += packed >> np.int64(32)
         info = table[cp]
         cls = info >> _CLASS_SHIFT
         lower = info & _LOWER_MASK
@@ -142,12 +147,17 @@ def tokenize_kernel(data, offsets, table, mode, tokens, token_counts):
     h = FNV_OFFSET
     pos = start
     while pos < end:
-        b1 = data[pos + 1] if pos + 1 < end else 0
-        b2 = data[pos + 2] if pos + 2 < end else 0
-        b3 = data[pos + 3] if pos + 3 < end else 0
-        packed = utf8_decode(data[pos], b1, b2, b3, end - pos)
-        cp = packed & 0xFFFFFFFF
-        pos += packed >> 32
+        b0 = data[pos]
+        if b0 < 0x80:  # ASCII fast path
+            cp = np.int64(b0)
+            pos += 1
+        else:
+            b1 = data[pos + 1] if pos + 1 < end else 0
+            b2 = data[pos + 2] if pos + 2 < end else 0
+            b3 = data[pos + 3] if pos + 3 < end else 0
+            packed = utf8_decode(b0, b1, b2, b3, end - pos)
+            cp = packed & 0xFFFFFFFF
+            pos += packed >> 32
         info = table[cp]
         cls = info >> _CLASS_SHIFT
         lower = info & _LOWER_MASK
