@@ -4,6 +4,9 @@ Public API::
 
     engine.dedup(inputs, out=None, **params) -> DedupResult
     engine.minhash(texts, num_perm=128, ngram=5, shingle="word", seed=42, backend="auto")
+    engine.suffix_array(data, backend="auto") -> int64 array
+    engine.repeated_spans(texts, min_span=100, keep="first", reference=None) -> pyarrow.Table
+    engine.substr_files.substr(inputs, out=None, min_span=100, ...) -> SubstrResult
 
 Names are imported on first use, so ``import engine`` stays cheap.
 """
@@ -20,6 +23,11 @@ _EXPORTS = {
     "DedupResult": "engine.dedup",
     "DedupParams": "engine.params",
     "optimal_bands_rows": "engine.params",
+    "repeated_spans": "engine.substr",
+    "remove_spans": "engine.substr",
+    "suffix_array": "kernels.suffix_array",
+    "lcp_array": "kernels.lcp",
+    "SubstrResult": "engine.substr_files",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

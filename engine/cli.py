@@ -189,5 +189,90 @@ def dedup(
     )
 
 
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@common_input_options
+@click.option(
+    "--min-span",
+    type=int,
+    default=100,
+    show_default=True,
+    help="Shortest repeated substring to remove, in bytes.",
+)
+@click.option(
+    "--keep",
+    type=click.Choice(["first", "none"]),
+    default="first",
+    show_default=True,
+    help="first: keep the first occurrence, mark later copies; none: mark every copy.",
+)
+@click.option(
+    "--shard-size",
+    default="256MB",
+    show_default=True,
+    help="Input bytes per suffix-array shard; matches are exact within a shard.",
+)
+@click.option(
+    "--write-deduped",
+    is_flag=True,
+    help="Also write OUT/deduped/shard-NNNNN.parquet: doc_id and the text with every span cut out.",
+)
+def substr(
+    inputs,
+    out,
+    text_column,
+    id_column,
+    backend,
+    scheduler,
+    workers,
+    partition_size,
+    strict,
+    quiet,
+    min_span,
+    keep,
+    shard_size,
+    write_deduped,
+):
+    """Find exact repeated substrings (suffix arrays) in INPUT files or folders.
+
+    Writes OUT/spans.parquet (doc_id, start, end, source_doc_id, source_start: UTF-8
+    byte ranges to remove, end exclusive) and OUT/summary.json.
+    """
+    _setup_logging(quiet)
+    from engine.substr_files import substr as run_substr
+
+    try:
+        result = run_substr(
+            list(inputs),
+            out,
+            min_span=min_span,
+            keep=keep,
+            shard_size=shard_size,
+            text_column=text_column,
+            id_column=id_column,
+            backend=backend,
+            scheduler=scheduler,
+            workers=workers,
+            partition_size=partition_size,
+            write_deduped=write_deduped,
+            strict=strict,
+            progress=not quiet,
+        )
+    except (ValueError, RuntimeError, OSError) as exc:
+        _fail(exc)
+    counts = result.summary["counts"]
+    click.echo(
+        json.dumps(
+            {
+                "documents": counts["documents"],
+                "spans": counts["spans"],
+                "bytes_marked": counts["bytes_marked"],
+                "skipped": result.summary["read"].get("skipped", {}),
+                "out": str(result.out),
+            }
+        )
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

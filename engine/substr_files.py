@@ -1,0 +1,339 @@
+"""The repeated-substring pipeline over files: read -> shards -> spans.parquet.
+
+Input parts (:func:`engine.inputs.plan_parts`) are grouped, in order, into shards of
+at most ``shard_size`` input bytes (a part larger than that is cut into several shards
+while it is read). Within a shard the result is exact: every substring of at least
+``min_span`` bytes that occurs twice in the shard is found (:mod:`engine.substr`).
+Copies that sit in different shards are not matched; keep ``shard_size`` at least the
+corpus size for exact results over the whole corpus (memory: about 20 bytes per byte
+of shard for the suffix array, its inverse and the LCP).
+
+Each shard task (scheduled by :mod:`engine.cluster`) writes
+``_work/spans/shard-NNNNN.parquet`` atomically, with its parameters in the file's
+metadata; a rerun with the same ``--out`` and parameters reuses finished shards.
+The driver concatenates them into ``spans.parquet``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from engine.cluster import run_tasks
+from engine.inputs import InputPart, ReadReport, parse_size, plan_parts, read_part
+from engine.progress import Progress, prefetch
+from engine.storage import write_json_atomic, write_parquet_atomic
+from engine.substr import SPANS_SCHEMA, remove_spans, repeated_spans_arrays
+from kernels.backend import resolve_backend
+
+log = logging.getLogger("ouroboros")
+
+META_KEY = b"ouroboros"
+
+
+@dataclass
+class SubstrResult:
+    """What :func:`substr` returns.
+
+    Attributes:
+        spans: pyarrow Table with the ``spans.parquet`` schema.
+        summary: the ``summary.json`` content.
+        out: the output folder, or None when ``out`` was not given.
+    """
+
+    spans: pa.Table
+    summary: dict
+    out: Path | None
+
+
+@dataclass(frozen=True)
+class SubstrOptions:
+    min_span: int = 100
+    keep: str = "first"
+    text_column: str = "text"
+    id_column: str | None = None
+    strict: bool = False
+    shard_size: int = 256 * 10**6
+    write_deduped: bool = False
+
+    def fingerprint(self) -> str:
+        payload = json.dumps(self.__dict__, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def group_shards(parts: list[InputPart], shard_size: int) -> list[list[InputPart]]:
+    """Consecutive parts grouped into shards of at most ``shard_size`` input bytes."""
+    shards: list[list[InputPart]] = []
+    current: list[InputPart] = []
+    current_bytes = 0
+    for part in parts:
+        if current and current_bytes + part.size_bytes > shard_size:
+            shards.append(current)
+            current, current_bytes = [], 0
+        current.append(part)
+        current_bytes += part.size_bytes
+    if current:
+        shards.append(current)
+    return shards
+
+
+def _shard_file(work: Path, index: int) -> Path:
+    return work / "spans" / f"shard-{index:05d}.parquet"
+
+
+def _reusable(path: Path, fingerprint: str, parts: list[InputPart]) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
+    except (OSError, pa.ArrowInvalid):
+        return None
+    meta = json.loads(raw) if raw else None
+    if not meta or meta.get("fingerprint") != fingerprint:
+        return None
+    if meta.get("parts") != [repr(p) for p in parts]:
+        return None
+    return meta["result"]
+
+
+def shard_task(
+    index: int, parts: list[InputPart], options: SubstrOptions, backend: str, out: str
+) -> dict:
+    """Find repeated spans in one shard; returns counts and the read report."""
+    out_dir = Path(out)
+    path = _shard_file(out_dir / "_work", index)
+    fingerprint = options.fingerprint()
+    reused = _reusable(path, fingerprint, parts)
+    if reused is not None:
+        return {"reused": True, **reused}
+    started = time.perf_counter()
+    report = ReadReport()
+    tables: list[pa.Table] = []
+    deduped: list[pa.Table] = []
+    counts = {"documents": 0, "bytes": 0, "sub_shards": 0}
+    ids: list[str] = []
+    texts: list[bytes] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal ids, texts, held
+        if not texts:
+            return
+        spans = repeated_spans_arrays(
+            texts, min_span=options.min_span, keep=options.keep, backend=backend
+        )
+        id_array = pa.array(ids, type=pa.string())
+        tables.append(
+            pa.Table.from_arrays(
+                [
+                    id_array.take(pa.array(spans["doc_index"])),
+                    pa.array(spans["start"], type=pa.int64()),
+                    pa.array(spans["end"], type=pa.int64()),
+                    id_array.take(pa.array(spans["source_doc_index"])),
+                    pa.array(spans["source_start"], type=pa.int64()),
+                ],
+                schema=SPANS_SCHEMA,
+            )
+        )
+        if options.write_deduped:
+            deduped.append(_cut_texts(ids, texts, spans))
+        counts["sub_shards"] += 1
+        ids, texts, held = [], [], 0
+
+    for part in parts:
+        batches = read_part(
+            part,
+            text_column=options.text_column,
+            id_column=options.id_column,
+            strict=options.strict,
+            report=report,
+        )
+        for batch in prefetch(batches):
+            for doc_id, text in zip(
+                batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()
+            ):
+                data = text.encode("utf-8")
+                if held and held + len(data) > options.shard_size:
+                    flush()
+                ids.append(doc_id)
+                texts.append(data)
+                held += len(data)
+                counts["documents"] += 1
+                counts["bytes"] += len(data)
+    flush()
+
+    spans = pa.concat_tables(tables) if tables else SPANS_SCHEMA.empty_table()
+    result = {
+        **counts,
+        "spans": spans.num_rows,
+        "bytes_marked": int(
+            pc.sum(pc.subtract(spans.column("end"), spans.column("start"))).as_py() or 0
+        ),
+        "documents_with_spans": len(set(spans.column("doc_id").to_pylist())),
+        "seconds": round(time.perf_counter() - started, 4),
+        "report": report.to_dict(),
+    }
+    if options.write_deduped:
+        table = pa.concat_tables(deduped) if deduped else _DEDUPED_SCHEMA.empty_table()
+        write_parquet_atomic(out_dir / "deduped" / f"shard-{index:05d}.parquet", table)
+    meta = {"fingerprint": fingerprint, "parts": [repr(p) for p in parts], "result": result}
+    spans = spans.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
+    write_parquet_atomic(path, spans)
+    return {"reused": False, **result}
+
+
+_DEDUPED_SCHEMA = pa.schema([("doc_id", pa.string()), ("text", pa.large_string())])
+
+
+def _cut_texts(ids: list[str], texts: list[bytes], spans: dict) -> pa.Table:
+    """Every document of a sub-shard with its spans cut out (doc_id, text)."""
+    doc_index = spans["doc_index"]
+    bounds = np.searchsorted(doc_index, np.arange(len(texts) + 1))
+    out = []
+    for d, data in enumerate(texts):
+        lo, hi = bounds[d], bounds[d + 1]
+        if hi > lo:
+            data = remove_spans(data, spans["start"][lo:hi], spans["end"][lo:hi])
+        out.append(data.decode("utf-8", errors="replace"))
+    return pa.table(
+        {"doc_id": pa.array(ids, type=pa.string()), "text": pa.array(out, pa.large_string())},
+        schema=_DEDUPED_SCHEMA,
+    )
+
+
+def substr(
+    inputs,
+    out=None,
+    *,
+    min_span: int = 100,
+    keep: str = "first",
+    shard_size: str | int = "256MB",
+    text_column: str = "text",
+    id_column: str | None = None,
+    backend: str = "auto",
+    scheduler: str = "threads",
+    workers: int | None = None,
+    partition_size: str | int = "256MB",
+    write_deduped: bool = False,
+    strict: bool = False,
+    progress: bool = True,
+) -> SubstrResult:
+    """Find exact repeated substrings (>= ``min_span`` bytes) in files.
+
+    Args:
+        inputs: a path or list of paths (as for :func:`engine.dedup`).
+        out: output folder for spans.parquet, summary.json and work files; None keeps
+            the result in memory.
+        min_span: shortest repeated substring, in bytes. keep: "first" keeps the first
+            occurrence (lowest document, then offset) and marks later copies; "none"
+            marks every occurrence.
+        shard_size: input bytes per shard; exact within a shard (see module docstring).
+        write_deduped: also write ``out/deduped/shard-NNNNN.parquet`` with ``doc_id``
+            and the text with every span cut out.
+        Other arguments: as for :func:`engine.dedup`.
+    """
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    if min_span < 1:
+        raise ValueError(f"min_span must be >= 1 byte, got {min_span}")
+    if keep not in ("first", "none"):
+        raise ValueError(f"keep must be 'first' or 'none' for substr, got {keep!r}")
+    if write_deduped and out is None:
+        raise ValueError("write_deduped needs an output folder: pass out=...")
+    resolved = resolve_backend(backend)
+    options = SubstrOptions(
+        min_span=int(min_span),
+        keep=keep,
+        text_column=text_column,
+        id_column=id_column,
+        strict=strict,
+        shard_size=parse_size(shard_size),
+        write_deduped=write_deduped,
+    )
+    temp_dir = None
+    if out is None:
+        temp_dir = tempfile.mkdtemp(prefix="ouroboros-")
+        out_dir = Path(temp_dir)
+    else:
+        out_dir = Path(out)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        plan_report = ReadReport()
+        parts = plan_parts([str(p) for p in inputs], parse_size(partition_size), plan_report)
+        shards = group_shards(parts, options.shard_size)
+        timings["plan"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        with Progress(len(shards), "spans", enabled=progress) as bar:
+            results = run_tasks(
+                shard_task,
+                [(i, shard, options, resolved, str(out_dir)) for i, shard in enumerate(shards)],
+                scheduler=scheduler,
+                workers=workers,
+                progress=bar,
+            )
+        timings["spans"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        tables = [
+            pq.read_table(_shard_file(out_dir / "_work", i)).replace_schema_metadata(None)
+            for i in range(len(shards))
+        ]
+        spans = pa.concat_tables(tables) if tables else SPANS_SCHEMA.empty_table()
+        if out is not None:
+            write_parquet_atomic(out_dir / "spans.parquet", spans)
+        timings["write"] = time.perf_counter() - t0
+
+        report = plan_report
+        for result in results:
+            report = report.merge(ReadReport.from_dict(result["report"]))
+        summary = {
+            "command": "substr",
+            "inputs": [str(p) for p in inputs],
+            "parameters": {
+                **{k: v for k, v in options.__dict__.items()},
+                "partition_size": parse_size(partition_size),
+            },
+            "backend": resolved,
+            "scheduler": scheduler,
+            "counts": {
+                "partitions": len(parts),
+                "shards": len(shards),
+                "shards_reused": sum(1 for r in results if r.get("reused")),
+                "sub_shards": sum(r["sub_shards"] for r in results),
+                "documents": sum(r["documents"] for r in results),
+                "bytes": sum(r["bytes"] for r in results),
+                "spans": spans.num_rows,
+                "bytes_marked": sum(r["bytes_marked"] for r in results),
+                "documents_with_spans": sum(r["documents_with_spans"] for r in results),
+            },
+            "read": report.to_dict(),
+            "timings_s": {k: round(v, 4) for k, v in timings.items()},
+        }
+        if out is not None:
+            write_json_atomic(out_dir / "summary.json", summary)
+        counts = summary["counts"]
+        log.info(
+            "%d documents, %d spans, %d of %d bytes marked for removal",
+            counts["documents"],
+            counts["spans"],
+            counts["bytes_marked"],
+            counts["bytes"],
+        )
+        return SubstrResult(spans, summary, None if out is None else out_dir)
+    finally:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)

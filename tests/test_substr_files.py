@@ -1,0 +1,135 @@
+"""`ouroboros substr` / engine.substr_files over files: contract, shards, resume, CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+import engine
+from engine.cli import main
+from engine.substr_files import substr
+
+PARAGRAPH = (
+    "Boilerplate: this page was generated automatically from the project sources, "
+    "please do not edit it by hand; changes will be overwritten on the next build. "
+)
+
+
+WORDS = ["river", "stone", "quiet", "lamp", "orbit", "maple", "signal", "harbor", "velvet"]
+
+
+def _corpus(tmp_path, n=6):
+    path = tmp_path / "docs.jsonl"
+    records = []
+    for i in range(n):
+        rng = random.Random(i)
+        body = " ".join(rng.choice(WORDS) + str(rng.randrange(1000)) for _ in range(30)) + ". "
+        text = body + (PARAGRAPH if i % 2 == 0 else "") + "Café ☕ 日本語 " * (i % 3)
+        records.append({"id": f"d{i}", "text": text})
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return path, records
+
+
+def test_spans_match_the_in_memory_api(tmp_path):
+    path, records = _corpus(tmp_path)
+    result = substr([str(path)], out=tmp_path / "o", min_span=50, id_column="id", progress=False)
+    want = engine.repeated_spans(
+        [r["text"] for r in records], doc_ids=[r["id"] for r in records], min_span=50, backend="cpu"
+    )
+    assert result.spans.equals(want)
+    assert result.spans.num_rows == 2  # d2 and d4 repeat d0's boilerplate
+    on_disk = pq.read_table(tmp_path / "o" / "spans.parquet")
+    assert on_disk.equals(want)
+    assert on_disk.schema.names == ["doc_id", "start", "end", "source_doc_id", "source_start"]
+    counts = json.loads((tmp_path / "o" / "summary.json").read_text())["counts"]
+    assert counts["documents"] == len(records)
+    assert counts["documents_with_spans"] == 2
+
+
+def test_shards_are_exact_within_and_independent_across(tmp_path):
+    path, records = _corpus(tmp_path)
+    shard_size = 1200
+    result = substr([str(path)], min_span=50, id_column="id", shard_size=shard_size, progress=False)
+    # the same grouping by hand: documents accumulate until the next would overflow
+    groups, current, held = [], [], 0
+    for record in records:
+        size = len(record["text"].encode())
+        if current and held + size > shard_size:
+            groups.append(current)
+            current, held = [], 0
+        current.append(record)
+        held += size
+    groups.append(current)
+    assert result.summary["counts"]["sub_shards"] == len(groups) > 1
+    want = [
+        row
+        for group in groups
+        for row in engine.repeated_spans(
+            [r["text"] for r in group],
+            doc_ids=[r["id"] for r in group],
+            min_span=50,
+            backend="cpu",
+        ).to_pylist()
+    ]
+    assert result.spans.to_pylist() == want
+
+
+def test_write_deduped_and_resume(tmp_path):
+    path, records = _corpus(tmp_path)
+    out = tmp_path / "o"
+    first = substr(
+        [str(path)], out=out, min_span=50, id_column="id", write_deduped=True, progress=False
+    )
+    texts = pq.read_table(out / "deduped" / "shard-00000.parquet").to_pydict()
+    assert texts["doc_id"] == [r["id"] for r in records]
+    assert texts["text"][0] == records[0]["text"]
+    assert PARAGRAPH not in texts["text"][2] and PARAGRAPH in records[2]["text"]
+    again = substr(
+        [str(path)], out=out, min_span=50, id_column="id", write_deduped=True, progress=False
+    )
+    assert again.summary["counts"]["shards_reused"] == 1
+    assert again.spans.equals(first.spans)
+    changed = substr(
+        [str(path)], out=out, min_span=60, id_column="id", write_deduped=True, progress=False
+    )
+    assert changed.summary["counts"]["shards_reused"] == 0
+
+
+def test_bad_parameters(tmp_path):
+    path, _ = _corpus(tmp_path)
+    with pytest.raises(ValueError, match="min_span"):
+        substr([str(path)], min_span=0, progress=False)
+    with pytest.raises(ValueError, match="keep"):
+        substr([str(path)], keep="longest", progress=False)
+    with pytest.raises(ValueError, match="output folder"):
+        substr([str(path)], write_deduped=True, progress=False)
+
+
+def test_cli_substr(tmp_path):
+    path, _ = _corpus(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        [
+            "substr",
+            str(path),
+            "--out",
+            str(tmp_path / "c"),
+            "--min-span",
+            "50",
+            "-q",
+            "--keep",
+            "none",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output.strip().splitlines()[-1])
+    assert line["documents"] == 6 and line["spans"] == 3  # keep=none marks d0 too
+    result = runner.invoke(
+        main, ["substr", str(path), "--out", str(tmp_path / "d"), "--text-column", "body", "-q"]
+    )
+    assert result.exit_code != 0 and "body" in result.output
