@@ -181,6 +181,82 @@ def bucket_edges_kernel(
                 unverified[i] = True
 
 
+def _check_edge_params(threshold: float, max_anchors: int) -> None:
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    if not 1 <= max_anchors <= _LOCAL_ANCHORS:
+        raise ValueError(f"max_anchors must be in [1, {_LOCAL_ANCHORS}], got {max_anchors}")
+
+
+def _min_matches(threshold: float, num_perm: int) -> int:
+    return int(np.ceil(threshold * num_perm - 1e-9))
+
+
+def _edges_in_sorted_buckets(
+    sorted_rows, is_head, signatures, min_matches, max_anchors, backend, stats
+):
+    """Anchor-walk every bucket of a sorted run of rows.
+
+    Args:
+        sorted_rows: int64 (m,) row indices into ``signatures``, bucket by bucket.
+        is_head: bool (m,) True where a new bucket starts (``is_head[0]`` is True).
+        signatures: uint32 (rows, K) on the backend.
+
+    Returns:
+        (src, dst) int64 arrays of row indices: verified edges (anchor, member).
+    """
+    xp = array_module(backend)
+    m = sorted_rows.shape[0]
+    heads = xp.flatnonzero(is_head)
+    sizes = xp.diff(xp.concatenate([heads, xp.asarray([m], dtype=heads.dtype)]))
+    multi = sizes > 1  # buckets of one member produce nothing and are dropped
+    if not bool(multi.any()):
+        empty = xp.zeros(0, dtype=np.int64)
+        return empty, empty
+    member_counts = sizes[multi]
+    bucket_starts = xp.zeros(member_counts.shape[0] + 1, dtype=np.int64)
+    bucket_starts[1:] = xp.cumsum(member_counts)
+    in_multi = multi[xp.cumsum(is_head) - 1]  # per position: its bucket has > 1 member
+    members = xp.ascontiguousarray(sorted_rows[in_multi])
+    stats["candidate_pairs"] += int(member_counts.sum()) - int(member_counts.shape[0])
+    if backend == "cpu":
+        src, unverified = bucket_edges_cpu(
+            members, bucket_starts, signatures, min_matches, max_anchors
+        )
+    else:
+        src = xp.full(members.shape[0], -1, dtype=np.int64)
+        unverified = xp.zeros(members.shape[0], dtype=np.bool_)
+        blocks, threads = launch_config(member_counts.shape[0], 64)
+        bucket_edges_kernel[blocks, threads](
+            members, bucket_starts, signatures, min_matches, max_anchors, src, unverified
+        )
+    linked = src >= 0
+    stats["verified_edges"] += int(linked.sum())
+    stats["unverified"] += int(unverified.sum())
+    return src[linked], members[linked]
+
+
+def _dedupe_edges(all_src, all_dst, xp):
+    """Concatenate edge lists, orient them (src < dst), sort and drop repeats."""
+    if not all_src:
+        empty = xp.zeros(0, dtype=np.int64)
+        return empty, empty.copy()
+    src = xp.concatenate(all_src)
+    dst = xp.concatenate(all_dst)
+    lo = xp.minimum(src, dst)
+    hi = xp.maximum(src, dst)
+    order = xp.lexsort(xp.stack([hi, lo]))
+    lo = lo[order]
+    hi = hi[order]
+    keep = xp.ones(lo.shape[0], dtype=np.bool_)
+    keep[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    return lo[keep], hi[keep]
+
+
+def _new_stats() -> dict:
+    return {"candidate_pairs": 0, "verified_edges": 0, "unverified": 0}
+
+
 def candidate_edges(
     band_keys,
     signatures,
@@ -189,7 +265,7 @@ def candidate_edges(
     max_anchors: int = DEFAULT_MAX_ANCHORS,
     backend: str = "cpu",
 ):
-    """Verified star edges from all bands, deduplicated.
+    """Verified star edges from all bands, deduplicated (all documents in memory).
 
     Args:
         band_keys: uint64 (n_docs, bands). signatures: uint32 (n_docs, K).
@@ -202,70 +278,84 @@ def candidate_edges(
         (bucket members past the first), ``verified_edges`` (before deduplication),
         ``unverified`` (members left unlinked because a bucket's anchor list was full).
     """
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-    if not 1 <= max_anchors <= _LOCAL_ANCHORS:
-        raise ValueError(f"max_anchors must be in [1, {_LOCAL_ANCHORS}], got {max_anchors}")
+    _check_edge_params(threshold, max_anchors)
     xp = array_module(backend)
     n_docs, bands = band_keys.shape
-    num_perm = signatures.shape[1]
-    min_matches = int(np.ceil(threshold * num_perm - 1e-9))
+    min_matches = _min_matches(threshold, signatures.shape[1])
     d_signatures = to_device(signatures, backend)
-    all_src = []
-    all_dst = []
-    stats = {"candidate_pairs": 0, "verified_edges": 0, "unverified": 0}
+    stats = _new_stats()
+    all_src, all_dst = [], []
     doc_index = xp.arange(n_docs, dtype=np.int64)
-    for j in range(bands):
-        keys = xp.ascontiguousarray(band_keys[:, j])
-        order = xp.lexsort(xp.stack([doc_index, keys]))  # by key, then document index
-        sorted_keys = keys[order]
-        sorted_docs = doc_index[order]
-        if n_docs < 2:
-            continue
-        # bucket boundaries; buckets of one member produce nothing and are dropped
-        is_head = xp.empty(n_docs, dtype=np.bool_)
-        is_head[0] = True
-        is_head[1:] = sorted_keys[1:] != sorted_keys[:-1]
-        heads = xp.flatnonzero(is_head)
-        sizes = xp.diff(xp.concatenate([heads, xp.asarray([n_docs], dtype=heads.dtype)]))
-        multi = sizes > 1
-        if not bool(multi.any()):
-            continue
-        starts = heads[multi]
-        ends = starts + sizes[multi]
-        # compact the members of multi-member buckets
-        member_counts = ends - starts
-        bucket_starts = xp.zeros(starts.shape[0] + 1, dtype=np.int64)
-        bucket_starts[1:] = xp.cumsum(member_counts)
-        in_multi = multi[xp.cumsum(is_head) - 1]  # per position: its bucket has > 1 member
-        members = xp.ascontiguousarray(sorted_docs[in_multi])
-        stats["candidate_pairs"] += int(member_counts.sum()) - int(starts.shape[0])
-        if backend == "cpu":
-            src, unverified = bucket_edges_cpu(
-                members, bucket_starts, d_signatures, min_matches, max_anchors
+    if n_docs >= 2:
+        for j in range(bands):
+            keys = xp.ascontiguousarray(band_keys[:, j])
+            order = xp.lexsort(xp.stack([doc_index, keys]))  # by key, then document index
+            sorted_keys = keys[order]
+            is_head = xp.empty(n_docs, dtype=np.bool_)
+            is_head[0] = True
+            is_head[1:] = sorted_keys[1:] != sorted_keys[:-1]
+            src, dst = _edges_in_sorted_buckets(
+                doc_index[order],
+                is_head,
+                d_signatures,
+                min_matches,
+                max_anchors,
+                backend,
+                stats,
             )
-        else:
-            src = xp.full(members.shape[0], -1, dtype=np.int64)
-            unverified = xp.zeros(members.shape[0], dtype=np.bool_)
-            blocks, threads = launch_config(starts.shape[0], 64)
-            bucket_edges_kernel[blocks, threads](
-                members, bucket_starts, d_signatures, min_matches, max_anchors, src, unverified
-            )
-        linked = src >= 0
-        stats["verified_edges"] += int(linked.sum())
-        stats["unverified"] += int(unverified.sum())
-        all_src.append(src[linked])
-        all_dst.append(members[linked])
-    if not all_src:
+            all_src.append(src)
+            all_dst.append(dst)
+    src, dst = _dedupe_edges(all_src, all_dst, xp)
+    return src, dst, stats
+
+
+def record_edges(
+    bands,
+    keys,
+    docs,
+    signatures,
+    *,
+    threshold: float,
+    max_anchors: int = DEFAULT_MAX_ANCHORS,
+    backend: str = "cpu",
+):
+    """Verified star edges from shuffled (band, key, document, signature) records.
+
+    The reduce step of a disk-backed LSH shuffle: one record per (document, band),
+    carrying the document's full signature so verification needs nothing else.
+    Buckets are runs of equal (band, key); members are ordered by document, so the
+    result equals :func:`candidate_edges` restricted to the records' buckets.
+
+    Args:
+        bands: int (m,) band index. keys: uint64 (m,) band keys. docs: int64 (m,)
+            global document indices. signatures: uint32 (m, K), one row per record.
+
+    Returns:
+        (src, dst, stats) as :func:`candidate_edges`, in global document indices.
+    """
+    _check_edge_params(threshold, max_anchors)
+    xp = array_module(backend)
+    m = int(docs.shape[0])
+    stats = _new_stats()
+    if m < 2:
         empty = xp.zeros(0, dtype=np.int64)
         return empty, empty.copy(), stats
-    src = xp.concatenate(all_src)
-    dst = xp.concatenate(all_dst)
-    lo = xp.minimum(src, dst)
-    hi = xp.maximum(src, dst)
-    order = xp.lexsort(xp.stack([hi, lo]))
-    lo = lo[order]
-    hi = hi[order]
-    keep = xp.ones(lo.shape[0], dtype=np.bool_)
-    keep[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    return lo[keep], hi[keep], stats
+    bands = xp.asarray(bands).astype(np.int64)
+    order = xp.lexsort(xp.stack([xp.asarray(docs), xp.asarray(keys), bands]))
+    sorted_keys = keys[order]
+    sorted_bands = bands[order]
+    is_head = xp.empty(m, dtype=np.bool_)
+    is_head[0] = True
+    is_head[1:] = (sorted_keys[1:] != sorted_keys[:-1]) | (sorted_bands[1:] != sorted_bands[:-1])
+    src, dst = _edges_in_sorted_buckets(
+        order.astype(np.int64),
+        is_head,
+        to_device(signatures, backend),
+        _min_matches(threshold, signatures.shape[1]),
+        max_anchors,
+        backend,
+        stats,
+    )
+    d_docs = xp.asarray(docs)
+    src, dst = _dedupe_edges([d_docs[src]], [d_docs[dst]], xp)
+    return src, dst, stats

@@ -125,3 +125,26 @@ def test_params_validation_and_band_choice():
         DedupParams(threshold=1.5)
     with pytest.raises(ValueError, match="keep"):
         DedupParams(keep="random")
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), shuffle_seed=st.integers(0, 10_000))
+def test_record_edges_equal_in_memory_edges(seed, shuffle_seed):
+    from kernels.lsh import record_edges
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2**32, size=(6, 16), dtype=np.uint32)
+    sig = base[rng.integers(0, 6, size=40)]
+    noise = rng.random(sig.shape) < 0.15
+    sig[noise] = rng.integers(0, 2**32, size=int(noise.sum()), dtype=np.uint32)
+    keys = band_keys(sig, 4, 4, backend="cpu")
+    want = candidate_edges(keys, sig, threshold=0.7, backend="cpu")
+    # one record per (document, band), in any order (as they arrive from a shuffle)
+    docs = np.repeat(np.arange(40), 4)
+    bands = np.tile(np.arange(4), 40)
+    order = np.random.default_rng(shuffle_seed).permutation(len(docs))
+    docs, bands = docs[order], bands[order]
+    got = record_edges(bands, keys[docs, bands], docs, sig[docs], threshold=0.7, backend="cpu")
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[2] == want[2]

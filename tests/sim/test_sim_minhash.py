@@ -182,3 +182,16 @@ def test_union_find_chain_and_empty():
         connected_components(3, np.zeros(0, np.int64), np.zeros(0, np.int64), backend="cuda")
     )
     np.testing.assert_array_equal(empty, [0, 1, 2])
+
+
+def test_record_edges_cuda_equal_cpu():
+    from kernels.lsh import record_edges
+
+    sig, _, _ = _bucket_case()
+    keys = band_keys_cpu(sig, 4, 4)
+    docs = np.repeat(np.arange(len(sig)), 4)[::-1].copy()
+    bands = np.tile(np.arange(4), len(sig))[::-1].copy()
+    cpu = record_edges(bands, keys[docs, bands], docs, sig[docs], threshold=0.75, backend="cpu")
+    gpu = record_edges(bands, keys[docs, bands], docs, sig[docs], threshold=0.75, backend="cuda")
+    np.testing.assert_array_equal(to_host(gpu[0]), cpu[0])
+    np.testing.assert_array_equal(to_host(gpu[1]), cpu[1])
