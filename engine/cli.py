@@ -57,9 +57,10 @@ def common_input_options(func):
         ),
         click.option(
             "--scheduler",
-            default="threads",
+            default="local",
             show_default=True,
-            help="threads | local | local-cuda | ADDRESS of a Dask scheduler.",
+            help="local (LocalCluster of worker processes) | threads (in-process) | local-cuda | "
+            "a Dask scheduler ADDRESS or scheduler-file path.",
         ),
         click.option(
             "--workers",

@@ -2,29 +2,76 @@
 
 Schedulers:
 
-- ``"threads"`` (default): Dask's local threaded scheduler in this process. The
-  compiled kernels release the GIL, so reading and hashing overlap.
-- ``"local"``: a ``distributed.LocalCluster`` of worker processes on 127.0.0.1.
+- ``"local"`` (default): a ``distributed.LocalCluster`` on 127.0.0.1, one worker
+  process per core (``workers``), one thread each, memory split evenly between them,
+  numba limited to one thread per worker so processes do not oversubscribe cores.
+- ``"threads"``: Dask's threaded scheduler in this process (no start-up cost; the
+  compiled kernels release the GIL, so reading and hashing overlap).
 - ``"local-cuda"``: ``dask_cuda.LocalCUDACluster``, one worker per GPU.
-- anything else: the address of a running Dask scheduler (``tcp://host:8786``).
+- a path to a Dask scheduler file (``dask scheduler --scheduler-file F``), or
+- the address of a running Dask scheduler (``tcp://host:8786``).
 
 Tasks are plain functions of picklable arguments returning small picklable results
-(partition outputs go to files), so every scheduler runs them the same way.
+(partition outputs go to files in the output folder, which must be on a file system
+every worker can reach), so every scheduler runs them the same way. A worker that
+dies mid-task is replaced by Dask and its tasks are rerun; the outputs are atomic
+files, so a rerun task simply rewrites them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from engine.progress import Progress
 
-SCHEDULERS = ("threads", "local", "local-cuda")
+SCHEDULERS = ("local", "threads", "local-cuda")
 
 
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+class Runner:
+    """Runs batches of tasks on one scheduler; create with :func:`session`."""
+
+    def __init__(self, scheduler: str, workers: int, client=None):
+        self.scheduler = scheduler
+        self.workers = workers
+        self.client = client
+
+    def run(
+        self,
+        func: Callable[..., Any],
+        args_list: Sequence[tuple],
+        progress: Progress | None = None,
+    ) -> list[Any]:
+        """``func(*args)`` for each args tuple; results in the order of ``args_list``."""
+        if not args_list:
+            return []
+        if self.client is None:
+            return _run_threads(func, args_list, self.workers, progress)
+        return _run_client(self.client, func, args_list, progress)
+
+
+@contextmanager
+def session(scheduler: str = "local", workers: int | None = None):
+    """A :class:`Runner` for the whole run; starts and stops a local cluster if asked."""
+    workers = workers or default_workers()
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if scheduler == "threads":
+        yield Runner(scheduler, workers)
+        return
+    client, cluster = _make_client(scheduler, workers)
+    try:
+        yield Runner(scheduler, workers, client)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def run_tasks(
@@ -35,15 +82,11 @@ def run_tasks(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> list[Any]:
-    """Run ``func(*args)`` for each args tuple; results in the order of ``args_list``."""
+    """One batch of tasks in a session of its own (see :func:`session`)."""
     if not args_list:
         return []
-    workers = workers or default_workers()
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    if scheduler == "threads":
-        return _run_threads(func, args_list, workers, progress)
-    return _run_distributed(func, args_list, scheduler, workers, progress)
+    with session(scheduler, workers) as runner:
+        return runner.run(func, args_list, progress)
 
 
 def _run_threads(func, args_list, workers, progress):
@@ -70,6 +113,7 @@ def _make_client(scheduler: str, workers: int):
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
         )
         return Client(cluster), cluster
     if scheduler == "local-cuda":
@@ -81,23 +125,24 @@ def _make_client(scheduler: str, workers: int):
             ) from exc
         cluster = LocalCUDACluster(host="127.0.0.1", dashboard_address=None)
         return Client(cluster), cluster
-    return Client(scheduler), None
+    if os.path.isfile(scheduler):
+        return Client(scheduler_file=scheduler), None
+    if "://" not in scheduler and ":" not in scheduler:
+        raise ValueError(
+            f"--scheduler must be one of {SCHEDULERS}, a scheduler file, or an address like "
+            f"tcp://host:8786; got {scheduler!r}"
+        )
+    return Client(scheduler, timeout="30s"), None
 
 
-def _run_distributed(func, args_list, scheduler, workers, progress):
+def _run_client(client, func, args_list, progress):
     from distributed import as_completed
 
-    client, cluster = _make_client(scheduler, workers)
-    try:
-        futures = [client.submit(func, *args, pure=False) for args in args_list]
-        index = {f.key: i for i, f in enumerate(futures)}
-        results: list[Any] = [None] * len(futures)
-        for future in as_completed(futures):
-            results[index[future.key]] = future.result()
-            if progress is not None:
-                progress.update()
-        return results
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    futures = [client.submit(func, *args, pure=False) for args in args_list]
+    index = {f.key: i for i, f in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    for future in as_completed(futures):
+        results[index[future.key]] = future.result()
+        if progress is not None:
+            progress.update()
+    return results

@@ -1,15 +1,22 @@
-"""The near-duplicate pipeline over files: read -> signatures -> clusters -> outputs.
+"""The near-duplicate pipeline over files, in resumable stages.
 
-Stage 1 (per input partition, scheduled by :mod:`engine.cluster`): read the part in
-batches, compute signatures and band keys, write ``_work/signatures/part-NNNNN.arrow``.
-A part whose file exists with the same parameter fingerprint is not recomputed, so
-rerunning a command with the same ``--out`` resumes it.
+1. ``signatures`` (a task per input part): read in batches, MinHash, write
+   ``_work/signatures/part-NNNNN.arrow`` (doc_id, row, n_bytes, signature).
+2. ``shuffle`` (a task per part, :mod:`engine.shuffle`): band keys, records split by
+   key range into ``_work/shuffle-<fp>/map-NNNNN/range-RRRRR.arrow``.
+3. ``edges`` (a task per key range): buckets, verified star edges, written to
+   ``_work/edges-<fp>/range-RRRRR.npy``.
+4. ``components`` (driver): union-find over all edges; ``cluster_id`` is the smallest
+   input position of each component (8 bytes per document plus 16 per edge in the
+   driver: 10 GB holds about a billion documents' labels or 600M edges).
+5. ``write``: keep flags, ``clusters.parquet`` streamed part by part, ``summary.json``;
+   optionally ``deduped/`` with the kept documents in the input's own format.
 
-Stage 2 (driver): load every part's signatures in input order, verified LSH edges,
-connected components, keep flags; write ``clusters.parquet`` and ``summary.json``.
-
-Stage 3 (optional, per part): ``deduped/`` holds the kept documents in the input's
-own format.
+Resume: every task output is written atomically with the fingerprint of the
+parameters it depends on. Rerunning the same command with the same ``--out`` reuses
+what matches and recomputes the rest: a new ``threshold`` redoes stages 3-5 (and 2
+when bands/rows are derived from it), a new ``keep`` only stage 5, a new ``ngram``
+everything. An output folder made by another command or for other inputs is refused.
 """
 
 from __future__ import annotations
@@ -19,29 +26,32 @@ import platform
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from engine.cluster import run_tasks
+from engine.cluster import session
 from engine.deduped_writer import write_kept
 from engine.inputs import InputPart, ReadReport, parse_size, plan_parts, read_part
-from engine.near_dup import cluster_documents, partition_signatures
+from engine.near_dup import choose_kept, partition_signatures
 from engine.params import DedupParams
 from engine.progress import Progress, prefetch
+from engine.shuffle import choose_n_ranges, edges_file, shuffle_map_task, shuffle_reduce_task
 from engine.storage import (
-    matrix_of,
+    claim_output,
+    fingerprint,
     read_signature_file,
     read_signature_meta,
     write_json_atomic,
-    write_parquet_atomic,
     write_signature_file,
 )
 from kernels.backend import resolve_backend
 from kernels.unicode_table import unicode_version
+from kernels.union_find import connected_components
 
 log = logging.getLogger("ouroboros")
 
@@ -60,14 +70,21 @@ class DedupResult:
     """What :func:`dedup` returns.
 
     Attributes:
-        clusters: pyarrow Table with the ``clusters.parquet`` schema, input order.
         summary: the ``summary.json`` content.
         out: the output folder, or None when ``out`` was not given.
+        clusters: pyarrow Table with the ``clusters.parquet`` schema, input order
+            (read from ``out`` on first use when an output folder was given).
     """
 
-    clusters: pa.Table
     summary: dict
     out: Path | None
+    _clusters: pa.Table | None = field(default=None, repr=False)
+
+    @property
+    def clusters(self) -> pa.Table:
+        if self._clusters is None and self.out is not None:
+            self._clusters = pq.read_table(self.out / "clusters.parquet")
+        return self._clusters
 
 
 @dataclass(frozen=True)
@@ -87,13 +104,13 @@ def signature_task(
 ) -> dict:
     """Stage 1 for one part; returns a small dict (counts, seconds, read report)."""
     path = _part_file(Path(work), part)
-    fingerprint = params.signature_fingerprint()
+    stage_fp = fingerprint(params.signature_fingerprint(), read.text_column, read.id_column)
     meta = read_signature_meta(path)
-    if meta and meta.get("fingerprint") == fingerprint and meta.get("part") == repr(part):
+    if meta and meta.get("fingerprint") == stage_fp and meta.get("part") == repr(part):
         return {"reused": True, **meta["result"]}
     started = time.perf_counter()
     report = ReadReport()
-    ids, rows, n_bytes, sigs, keys = [], [], [], [], []
+    ids, rows, n_bytes, sigs = [], [], [], []
     batches = read_part(
         part,
         text_column=read.text_column,
@@ -109,8 +126,6 @@ def signature_task(
         rows.append(batch.column("row").to_numpy())
         n_bytes.append(out.n_bytes)
         sigs.append(out.signatures)
-        keys.append(out.band_keys)
-    bands, _ = params.band_rows
     result = {
         "documents": int(sum(len(r) for r in rows)),
         "bytes": int(sum(int(b.sum()) for b in n_bytes)),
@@ -123,8 +138,7 @@ def signature_task(
         rows=np.concatenate(rows) if rows else np.zeros(0, np.int64),
         n_bytes=np.concatenate(n_bytes) if n_bytes else np.zeros(0, np.int64),
         signatures=np.concatenate(sigs) if sigs else np.zeros((0, params.num_perm), np.uint32),
-        band_keys=np.concatenate(keys) if keys else np.zeros((0, bands), np.uint64),
-        meta={"fingerprint": fingerprint, "part": repr(part), "result": result},
+        meta={"fingerprint": stage_fp, "part": repr(part), "result": result},
     )
     return {"reused": False, **result}
 
@@ -141,7 +155,7 @@ def dedup(
     text_column: str = "text",
     id_column: str | None = None,
     backend: str = "auto",
-    scheduler: str = "threads",
+    scheduler: str = "local",
     workers: int | None = None,
     partition_size: str | int = "256MB",
     write_deduped: bool = False,
@@ -155,12 +169,17 @@ def dedup(
         inputs: a path or list of paths (JSONL[.gz|.zst], Parquet, WARC/WET, text
             files or folders).
         out: output folder for clusters.parquet, summary.json and work files; None
-            keeps everything in memory (a temporary work folder is removed).
+            keeps the result in memory (a temporary work folder is removed).
         text_column, id_column: columns to read; without id_column doc_id is
             ``<path>:<row>``.
-        backend: "auto", "cpu" or "cuda". scheduler, workers: see engine.cluster.
-        partition_size: bytes per input partition ("256MB"). write_deduped: also
-            write the kept documents under ``out/deduped/``.
+        backend: "auto", "cpu" or "cuda".
+        scheduler: "local" (a Dask LocalCluster of worker processes), "threads"
+            (in this process), "local-cuda", or a Dask scheduler address or
+            scheduler-file path (see engine.cluster). workers: worker processes or
+            threads (default: CPU count).
+        partition_size: bytes per input partition ("256MB"); also the size of one
+            shuffle range. write_deduped: also write the kept documents under
+            ``out/deduped/``.
         strict: malformed records raise instead of being counted and skipped.
         **params: DedupParams fields (shingle, ngram, num_perm, threshold, bands,
             rows, seed, keep, max_anchors).
@@ -171,13 +190,13 @@ def dedup(
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
+    inputs = [str(p) for p in inputs]
     dedup_params = DedupParams(**params)
     resolved = resolve_backend(backend)
     if write_deduped and out is None:
         raise ValueError("write_deduped needs an output folder: pass out=...")
     read = ReadOptions(text_column=text_column, id_column=id_column, strict=strict)
     size = parse_size(partition_size)
-    timings: dict[str, float] = {}
 
     temp_dir = None
     if out is None:
@@ -186,103 +205,241 @@ def dedup(
     else:
         out_dir = Path(out)
         out_dir.mkdir(parents=True, exist_ok=True)
-    work = out_dir / "_work"
     try:
         t0 = time.perf_counter()
         plan_report = ReadReport()
-        parts = plan_parts([str(p) for p in inputs], size, report=plan_report)
-        timings["plan"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        with Progress(len(parts), "signatures", enabled=progress) as bar:
-            results = run_tasks(
-                signature_task,
-                [(part, dedup_params, resolved, read, str(work)) for part in parts],
-                scheduler=scheduler,
-                workers=workers,
-                progress=bar,
-            )
-        timings["signatures"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        tables = [read_signature_file(_part_file(work, part)) for part in parts]
-        table = pa.concat_tables(tables) if tables else None
-        bands, _ = dedup_params.band_rows
-        if table is None or table.num_rows == 0:
-            signatures = np.zeros((0, dedup_params.num_perm), np.uint32)
-            band_keys = np.zeros((0, bands), np.uint64)
-            n_bytes = np.zeros(0, np.int64)
-            doc_ids = pa.array([], type=pa.string())
-        else:
-            signatures = matrix_of(table.column("signature"), dedup_params.num_perm, np.uint32)
-            band_keys = matrix_of(table.column("band_keys"), bands, np.uint64)
-            n_bytes = table.column("n_bytes").to_numpy()
-            doc_ids = table.column("doc_id").combine_chunks()
-        timings["load"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        clusters = cluster_documents(signatures, band_keys, n_bytes, dedup_params, resolved)
-        timings["cluster"] = time.perf_counter() - t0
-
-        clusters_table = pa.table(
-            {
-                "doc_id": doc_ids.cast(pa.string()),
-                "cluster_id": pa.array(clusters.cluster_id, type=pa.int64()),
-                "cluster_size": pa.array(clusters.cluster_size, type=pa.int64()),
-                "keep": pa.array(clusters.keep, type=pa.bool_()),
-            },
-            schema=CLUSTERS_SCHEMA,
-        )
-        t0 = time.perf_counter()
-        if out is not None:
-            write_parquet_atomic(out_dir / "clusters.parquet", clusters_table)
-        deduped_files: list[str] = []
-        if write_deduped:
-            deduped_files = _write_deduped(
-                parts, tables, clusters.keep, out_dir, scheduler, workers, progress
-            )
-        timings["write"] = time.perf_counter() - t0
-
-        report = plan_report
-        for result in results:
-            report = report.merge(ReadReport.from_dict(result["report"]))
-        summary = _summary(
-            inputs=[str(p) for p in inputs],
-            params=dedup_params,
-            read=read,
-            backend=resolved,
-            scheduler=scheduler,
-            partition_size=size,
+        parts = plan_parts(inputs, size, report=plan_report)
+        claim_output(out_dir, "dedup", inputs)
+        job = _Job(
+            inputs=inputs,
             parts=parts,
-            results=results,
-            report=report,
-            clusters=clusters,
-            doc_ids=doc_ids,
-            timings=timings,
-            deduped_files=deduped_files,
+            plan_report=plan_report,
+            out_dir=out_dir,
+            in_memory=out is None,
+            params=dedup_params,
+            backend=resolved,
+            read=read,
+            partition_size=size,
+            write_deduped=write_deduped,
+            progress=progress,
         )
-        if out is not None:
-            write_json_atomic(out_dir / "summary.json", summary)
-        _log_summary(summary)
-        return DedupResult(clusters_table, summary, None if out is None else out_dir)
+        timings = {"plan": time.perf_counter() - t0}
+        with session(scheduler, workers) as runner:
+            return _run_stages(job, runner, timings)
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _write_deduped(parts, tables, keep, out_dir, scheduler, workers, progress) -> list[str]:
-    args = []
-    start = 0
-    for part, table in zip(parts, tables):
-        n = table.num_rows
-        rows = table.column("row").to_numpy()
-        kept_rows = np.sort(rows[keep[start : start + n]]).astype(np.int64)
-        start += n
-        args.append((part, kept_rows, str(out_dir)))
-    with Progress(len(args), "write-deduped", enabled=progress) as bar:
-        written = run_tasks(
-            write_kept_task, args, scheduler=scheduler, workers=workers, progress=bar
+@dataclass(frozen=True)
+class _Job:
+    """Everything the stages of one dedup run share."""
+
+    inputs: list[str]
+    parts: list[InputPart]
+    plan_report: ReadReport
+    out_dir: Path
+    in_memory: bool
+    params: DedupParams
+    backend: str
+    read: ReadOptions
+    partition_size: int
+    write_deduped: bool
+    progress: bool
+
+    @property
+    def work(self) -> Path:
+        return self.out_dir / "_work"
+
+
+def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
+    parts, work, read, progress = job.parts, job.work, job.read, job.progress
+    dedup_params, resolved, size = job.params, job.backend, job.partition_size
+    out_dir, plan_report, inputs = job.out_dir, job.plan_report, job.inputs
+    text_column, id_column, scheduler = read.text_column, read.id_column, runner.scheduler
+
+    t0 = time.perf_counter()
+    with Progress(len(parts), "signatures", enabled=progress) as bar:
+        results = runner.run(
+            signature_task,
+            [(part, dedup_params, resolved, read, str(work)) for part in parts],
+            progress=bar,
         )
+    timings["signatures"] = time.perf_counter() - t0
+    counts_per_part = np.array([r["documents"] for r in results], dtype=np.int64)
+    doc_offsets = np.concatenate([[0], np.cumsum(counts_per_part)]).astype(np.int64)
+    n_docs = int(doc_offsets[-1])
+
+    # 2. shuffle: band keys split by key range
+    t0 = time.perf_counter()
+    bands, rows = dedup_params.band_rows
+    n_ranges = choose_n_ranges(n_docs, dedup_params, size)
+    sig_fp = fingerprint(dedup_params.signature_fingerprint(), text_column, id_column)
+    map_fp = fingerprint(sig_fp, bands, rows, n_ranges, [repr(p) for p in parts])
+    shuffle_dir = work / f"shuffle-{map_fp}"
+    with Progress(len(parts), "shuffle", enabled=progress) as bar:
+        map_results = runner.run(
+            shuffle_map_task,
+            [
+                (
+                    str(_part_file(work, part)),
+                    part.index,
+                    int(doc_offsets[i]),
+                    dedup_params,
+                    n_ranges,
+                    resolved,
+                    str(shuffle_dir),
+                    map_fp,
+                )
+                for i, part in enumerate(parts)
+            ],
+            progress=bar,
+        )
+    timings["shuffle"] = time.perf_counter() - t0
+
+    # 3. verified edges per key range
+    t0 = time.perf_counter()
+    edge_fp = fingerprint(map_fp, float(dedup_params.threshold), dedup_params.max_anchors)
+    edges_dir = work / f"edges-{edge_fp}"
+    part_indices = [part.index for part in parts]
+    with Progress(n_ranges, "edges", enabled=progress) as bar:
+        reduce_results = runner.run(
+            shuffle_reduce_task,
+            [
+                (r, part_indices, dedup_params, resolved, str(shuffle_dir), str(edges_dir))
+                for r in range(n_ranges)
+            ],
+            progress=bar,
+        )
+    timings["edges"] = time.perf_counter() - t0
+
+    # 4. connected components in the driver
+    t0 = time.perf_counter()
+    edges = [np.load(edges_file(edges_dir, r)) for r in range(n_ranges)]
+    edges = np.concatenate(edges) if edges else np.zeros((0, 2), np.int64)
+    labels = connected_components(n_docs, edges[:, 0], edges[:, 1], backend="cpu")
+    del edges
+    timings["components"] = time.perf_counter() - t0
+
+    # 5. keep flags and outputs
+    t0 = time.perf_counter()
+    cluster_size = np.bincount(labels, minlength=n_docs).astype(np.int64)[labels]
+    n_bytes = _load_column(work, parts, "n_bytes")
+    keep = choose_kept(labels, n_bytes, dedup_params.keep)
+    clusters_table = _write_clusters(
+        None if job.in_memory else out_dir, work, parts, labels, cluster_size, keep
+    )
+    deduped_files: list[str] = []
+    if job.write_deduped:
+        deduped_files = _write_deduped(parts, work, keep, doc_offsets, out_dir, runner, progress)
+    timings["write"] = time.perf_counter() - t0
+    _remove_stale(work, keep_names={shuffle_dir.name, edges_dir.name, "signatures"})
+
+    report = plan_report
+    for result in results:
+        report = report.merge(ReadReport.from_dict(result["report"]))
+    stats = {
+        key: sum(r[key] for r in reduce_results)
+        for key in ("candidate_pairs", "verified_edges", "unverified", "edges")
+    }
+    clusters_stats = {
+        "clusters": int(np.count_nonzero(labels == np.arange(n_docs))),
+        "duplicate_clusters": int(np.count_nonzero((cluster_size > 1) & keep)),
+        "duplicates": int(n_docs - np.count_nonzero(keep)),
+        "kept": int(np.count_nonzero(keep)),
+        "largest_cluster": int(cluster_size.max()) if n_docs else 0,
+    }
+    summary = _summary(
+        inputs=inputs,
+        params=dedup_params,
+        read=read,
+        backend=resolved,
+        scheduler=scheduler,
+        partition_size=size,
+        parts=parts,
+        results=results,
+        stage_results={"shuffle": map_results, "edges": reduce_results},
+        n_ranges=n_ranges,
+        report=report,
+        clusters_stats=clusters_stats,
+        edge_stats=stats,
+        documents_without_shingles=n_docs - sum(r["records"] for r in map_results) // bands,
+        duplicate_ids=_count_duplicate_ids(clusters_table, out_dir, read),
+        timings=timings,
+        deduped_files=deduped_files,
+    )
+    if not job.in_memory:
+        write_json_atomic(out_dir / "summary.json", summary)
+    _log_summary(summary)
+    return DedupResult(summary, None if job.in_memory else out_dir, clusters_table)
+
+
+def _load_column(work: Path, parts: list[InputPart], name: str) -> np.ndarray:
+    """One int64 column of every part's signature file, concatenated in input order."""
+    columns = [read_signature_file(_part_file(work, p)).column(name).to_numpy() for p in parts]
+    return np.concatenate(columns).astype(np.int64) if columns else np.zeros(0, np.int64)
+
+
+def _write_clusters(out_dir, work, parts, labels, cluster_size, keep) -> pa.Table | None:
+    """Write clusters.parquet part by part (atomically); return it only when in memory."""
+    tables = []
+    writer = None
+    tmp = None
+    if out_dir is not None:
+        tmp = out_dir / ".tmp-clusters.parquet"
+        writer = pq.ParquetWriter(tmp, CLUSTERS_SCHEMA, compression="zstd")
+    start = 0
+    try:
+        for part in parts:
+            ids = read_signature_file(_part_file(work, part)).column("doc_id")
+            n = len(ids)
+            table = pa.table(
+                {
+                    "doc_id": ids.cast(pa.string()),
+                    "cluster_id": pa.array(labels[start : start + n], type=pa.int64()),
+                    "cluster_size": pa.array(cluster_size[start : start + n], type=pa.int64()),
+                    "keep": pa.array(keep[start : start + n], type=pa.bool_()),
+                },
+                schema=CLUSTERS_SCHEMA,
+            )
+            start += n
+            if writer is not None:
+                writer.write_table(table)
+            else:
+                tables.append(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    if out_dir is not None:
+        tmp.replace(out_dir / "clusters.parquet")
+        return None
+    return pa.concat_tables(tables) if tables else CLUSTERS_SCHEMA.empty_table()
+
+
+def _count_duplicate_ids(table, out_dir: Path, read: ReadOptions) -> int:
+    if read.id_column is None:
+        return 0
+    if table is None:
+        table = pq.read_table(out_dir / "clusters.parquet", columns=["doc_id"])
+    ids = table.column("doc_id")
+    return len(ids) - len(pc.unique(ids)) if len(ids) else 0
+
+
+def _remove_stale(work: Path, keep_names: set[str]) -> None:
+    """Remove work folders of earlier parameter sets (other fingerprints)."""
+    for path in work.iterdir():
+        if path.is_dir() and path.name not in keep_names:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_deduped(parts, work, keep, doc_offsets, out_dir, runner, progress) -> list[str]:
+    args = []
+    for i, part in enumerate(parts):
+        rows = read_signature_file(_part_file(work, part)).column("row").to_numpy()
+        part_keep = keep[doc_offsets[i] : doc_offsets[i + 1]]
+        args.append((part, np.sort(rows[part_keep]).astype(np.int64), str(out_dir)))
+    with Progress(len(args), "write-deduped", enabled=progress) as bar:
+        written = runner.run(write_kept_task, args, progress=bar)
     return [w for w in written if w is not None]
 
 
@@ -312,16 +469,17 @@ def _summary(
     partition_size,
     parts,
     results,
+    stage_results,
+    n_ranges,
     report,
-    clusters,
-    doc_ids,
+    clusters_stats,
+    edge_stats,
+    documents_without_shingles,
+    duplicate_ids,
     timings,
     deduped_files,
 ) -> dict:
-    n_docs = len(clusters.keep)
-    duplicate_ids = 0
-    if read.id_column is not None and n_docs:
-        duplicate_ids = n_docs - len(pc.unique(doc_ids))
+    n_docs = int(sum(r["documents"] for r in results))
     return {
         "command": "dedup",
         "inputs": inputs,
@@ -337,19 +495,20 @@ def _summary(
         "counts": {
             "partitions": len(parts),
             "partitions_reused": sum(1 for r in results if r.get("reused")),
+            "shuffle_ranges": n_ranges,
+            "stages_reused": {
+                name: sum(1 for r in rs if r.get("reused")) for name, rs in stage_results.items()
+            },
             "documents": n_docs,
             "bytes": int(sum(r["bytes"] for r in results)),
-            "clusters": clusters.stats["clusters"],
-            "duplicate_clusters": clusters.stats["duplicate_clusters"],
-            "duplicates": clusters.stats["duplicates"],
-            "kept": int(np.count_nonzero(clusters.keep)),
-            "largest_cluster": clusters.stats["largest_cluster"],
-            "documents_without_shingles": clusters.stats["documents_without_shingles"],
+            **clusters_stats,
+            "documents_without_shingles": int(documents_without_shingles),
             "duplicate_doc_ids": int(duplicate_ids),
-            "candidate_pairs": clusters.stats["candidate_pairs"],
-            "verified_edges": clusters.stats["verified_edges"],
-            "edges": clusters.stats["edges"],
-            "unverified_bucket_members": clusters.stats["unverified"],
+            "shuffle_records": int(sum(r["records"] for r in stage_results["shuffle"])),
+            "candidate_pairs": edge_stats["candidate_pairs"],
+            "verified_edges": edge_stats["verified_edges"],
+            "edges": edge_stats["edges"],
+            "unverified_bucket_members": edge_stats["unverified"],
         },
         "read": report.to_dict(),
         "timings_s": {k: round(v, 4) for k, v in timings.items()},

@@ -118,8 +118,7 @@ class DedupParams:
         return out
 
     def signature_fingerprint(self) -> str:
-        """Hash of the parameters that determine signatures and band keys."""
+        """Hash of the parameters that determine signatures (not bands, rows, threshold)."""
         keys = ("shingle", "ngram", "num_perm", "seed")
         payload = {k: getattr(self, k) for k in keys}
-        payload["band_rows"] = list(self.band_rows)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

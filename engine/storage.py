@@ -5,8 +5,8 @@ so a file is either whole or absent (a crash leaves at most a ``.tmp-*`` file, w
 the next run ignores and overwrites).
 
 Signature files (Arrow IPC, one per input partition): columns ``doc_id`` string,
-``row`` int64, ``n_bytes`` int64, ``signature`` fixed_size_list<uint32>[num_perm],
-``band_keys`` fixed_size_list<uint64>[bands]; schema metadata ``ouroboros`` holds JSON
+``row`` int64, ``n_bytes`` int64, ``signature`` fixed_size_list<uint32>[num_perm];
+schema metadata ``ouroboros`` holds JSON
 with the parameter fingerprint, the input part and its read report.
 """
 
@@ -74,7 +74,6 @@ def write_signature_file(
     rows: np.ndarray,
     n_bytes: np.ndarray,
     signatures: np.ndarray,
-    band_keys: np.ndarray,
     meta: dict,
 ) -> None:
     """Write one partition's signature file atomically (see module docstring)."""
@@ -84,7 +83,6 @@ def write_signature_file(
             "row": pa.array(rows, type=pa.int64()),
             "n_bytes": pa.array(n_bytes, type=pa.int64()),
             "signature": fixed_list(signatures),
-            "band_keys": fixed_list(band_keys),
         }
     ).replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
     path = Path(path)
@@ -109,3 +107,66 @@ def read_signature_meta(path: str | os.PathLike) -> dict | None:
 def read_signature_file(path: str | os.PathLike) -> pa.Table:
     with pa.memory_map(str(path)) as source:
         return ipc.open_file(source).read_all()
+
+
+def write_arrow_atomic(path: str | os.PathLike, table: pa.Table) -> None:
+    """Write an Arrow IPC file atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def write_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    with open(tmp, "wb") as fh:
+        np.save(fh, array)
+    os.replace(tmp, path)
+
+
+def read_json(path: str | os.PathLike) -> dict | None:
+    """A JSON file's content, or None when it is absent or damaged."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def fingerprint(*parts) -> str:
+    """Short stable hash of JSON-serialisable values (stage parameters)."""
+    import hashlib
+
+    payload = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class OutputInUse(ValueError):
+    """The output folder holds the results of another command or other inputs."""
+
+
+def claim_output(out: Path, command: str, inputs: list[str]) -> None:
+    """Record which command and inputs own ``out``; refuse a folder owned by others.
+
+    Rerunning the same command on the same inputs resumes (changed parameters only
+    recompute the stages that depend on them). Anything else is refused, because
+    mixing two runs' work files would give wrong results.
+    """
+    marker = out / "_work" / "run.json"
+    claim = {"command": command, "inputs": [str(p) for p in inputs]}
+    existing = read_json(marker)
+    if existing is not None and existing != claim:
+        raise OutputInUse(
+            f"{out} holds the results of `ouroboros {existing.get('command')}` on "
+            f"{existing.get('inputs')}; this run is `ouroboros {command}` on {claim['inputs']}. "
+            "Choose another --out, or delete that folder to start over."
+        )
+    if existing is None:
+        if out.exists() and any(p.name != "_work" for p in out.iterdir()):
+            raise OutputInUse(
+                f"{out} is not empty and was not made by ouroboros; choose another --out"
+            )
+        write_json_atomic(marker, claim)

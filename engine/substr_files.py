@@ -30,10 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from engine.cluster import run_tasks
+from engine.cluster import session
 from engine.inputs import InputPart, ReadReport, parse_size, plan_parts, read_part
 from engine.progress import Progress, prefetch
-from engine.storage import write_json_atomic, write_parquet_atomic
+from engine.storage import claim_output, write_json_atomic, write_parquet_atomic
 from engine.substr import SPANS_SCHEMA, remove_spans, repeated_spans_arrays
 from kernels.backend import resolve_backend
 
@@ -222,7 +222,7 @@ def substr(
     text_column: str = "text",
     id_column: str | None = None,
     backend: str = "auto",
-    scheduler: str = "threads",
+    scheduler: str = "local",
     workers: int | None = None,
     partition_size: str | int = "256MB",
     write_deduped: bool = False,
@@ -276,13 +276,15 @@ def substr(
         shards = group_shards(parts, options.shard_size)
         timings["plan"] = time.perf_counter() - t0
 
+        claim_output(out_dir, "substr", [str(p) for p in inputs])
         t0 = time.perf_counter()
-        with Progress(len(shards), "spans", enabled=progress) as bar:
-            results = run_tasks(
+        with (
+            session(scheduler, workers) as runner,
+            Progress(len(shards), "spans", enabled=progress) as bar,
+        ):
+            results = runner.run(
                 shard_task,
                 [(i, shard, options, resolved, str(out_dir)) for i, shard in enumerate(shards)],
-                scheduler=scheduler,
-                workers=workers,
                 progress=bar,
             )
         timings["spans"] = time.perf_counter() - t0

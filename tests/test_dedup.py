@@ -31,7 +31,7 @@ def sample_plain(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def sample_result(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    return engine.dedup([str(SAMPLE)], out=out, backend="cpu", progress=False)
+    return engine.dedup([str(SAMPLE)], out=out, backend="cpu", progress=False)  # "local"
 
 
 def test_planted_near_duplicates_are_found(sample_result):
@@ -64,18 +64,25 @@ def test_outputs_follow_the_contract(sample_result):
     assert summary["counts"]["documents"] == len(ids)
     assert summary["counts"]["duplicates"] == len(ids) - sum(r["keep"] for r in rows)
     assert summary["parameters"]["bands"] * summary["parameters"]["rows"] <= 128
-    assert {"signatures", "cluster"} <= set(summary["timings_s"])
+    assert {"signatures", "shuffle", "edges", "components", "write"} <= set(summary["timings_s"])
     assert summary["versions"]["unicode"]
     assert not list(out.rglob(".tmp-*"))
 
 
 def test_results_do_not_depend_on_partitioning(sample_plain, sample_result, tmp_path):
     many = engine.dedup(
-        [str(sample_plain)], out=tmp_path / "many", backend="cpu", partition_size="64KB",
-        workers=2, progress=False,
+        [str(sample_plain)],
+        out=tmp_path / "many",
+        backend="cpu",
+        partition_size="64KB",
+        workers=2,
+        progress=False,
+        scheduler="threads",
     )
     assert many.summary["counts"]["partitions"] >= 8
-    one = engine.dedup([str(sample_plain)], backend="cpu", workers=1, progress=False)
+    one = engine.dedup(
+        [str(sample_plain)], backend="cpu", workers=1, progress=False, scheduler="threads"
+    )
     assert one.out is None
     for name in ("cluster_id", "cluster_size", "keep"):
         assert many.clusters.column(name).equals(sample_result.clusters.column(name))
@@ -84,13 +91,22 @@ def test_results_do_not_depend_on_partitioning(sample_plain, sample_result, tmp_
 
 def test_rerun_resumes_and_changed_parameters_recompute(sample_plain, tmp_path):
     out = tmp_path / "out"
-    first = engine.dedup([str(sample_plain)], out=out, partition_size="200KB", progress=False)
-    again = engine.dedup([str(sample_plain)], out=out, partition_size="200KB", progress=False)
+    first = engine.dedup(
+        [str(sample_plain)], out=out, partition_size="200KB", progress=False, scheduler="threads"
+    )
+    again = engine.dedup(
+        [str(sample_plain)], out=out, partition_size="200KB", progress=False, scheduler="threads"
+    )
     parts = first.summary["counts"]["partitions"]
     assert again.summary["counts"]["partitions_reused"] == parts
     assert again.clusters.equals(first.clusters)
     changed = engine.dedup(
-        [str(sample_plain)], out=out, partition_size="200KB", ngram=3, progress=False
+        [str(sample_plain)],
+        out=out,
+        partition_size="200KB",
+        ngram=3,
+        progress=False,
+        scheduler="threads",
     )
     assert changed.summary["counts"]["partitions_reused"] == 0
 
@@ -107,20 +123,20 @@ def test_bad_records_are_counted_not_lost(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    result = engine.dedup([str(path), str(empty)], out=tmp_path / "o", progress=False)
+    result = engine.dedup(
+        [str(path), str(empty)], out=tmp_path / "o", progress=False, scheduler="threads"
+    )
     summary = result.summary
     assert summary["read"]["skipped"]["malformed_json"] == 1
     assert summary["read"]["skipped"]["missing_text"] == 1
     assert summary["read"]["skipped"]["empty_file"] == 1
     problems = {(p["reason"], p.get("line")) for p in summary["read"]["problems"]}
     assert ("malformed_json", 1) in problems
-    assert result.clusters.column("doc_id").to_pylist() == [
-        f"{path}:0", f"{path}:3", f"{path}:4"
-    ]
+    assert result.clusters.column("doc_id").to_pylist() == [f"{path}:0", f"{path}:3", f"{path}:4"]
     assert result.clusters.column("cluster_id").to_pylist() == [0, 0, 2]
     assert summary["counts"]["documents_without_shingles"] == 1
     with pytest.raises(ValueError, match="malformed"):
-        engine.dedup([str(path)], strict=True, progress=False)
+        engine.dedup([str(path)], strict=True, progress=False, scheduler="threads")
 
 
 def test_keep_longest_and_write_deduped(tmp_path):
@@ -133,8 +149,14 @@ def test_keep_longest_and_write_deduped(tmp_path):
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     result = engine.dedup(
-        [str(path)], out=tmp_path / "o", id_column="id", keep="longest", threshold=0.7,
-        write_deduped=True, progress=False,
+        [str(path)],
+        out=tmp_path / "o",
+        id_column="id",
+        keep="longest",
+        threshold=0.7,
+        write_deduped=True,
+        progress=False,
+        scheduler="threads",
     )
     assert result.clusters.column("doc_id").to_pylist() == ["short", "other", "long"]
     assert result.clusters.column("keep").to_pylist() == [False, True, True]
@@ -147,24 +169,59 @@ def test_keep_longest_and_write_deduped(tmp_path):
 def test_cli_dedup_and_errors(tmp_path, sample_plain):
     runner = CliRunner()
     out = tmp_path / "cli"
-    result = runner.invoke(main, ["dedup", str(sample_plain), "--out", str(out), "--quiet",
-                                  "--backend", "cpu"])
+    result = runner.invoke(
+        main, ["dedup", str(sample_plain), "--out", str(out), "--quiet", "--backend", "cpu"]
+    )
     assert result.exit_code == 0, result.output
     line = json.loads(result.output.strip().splitlines()[-1])
     assert line["documents"] == len(TRUTH["ids"])
     assert (out / "clusters.parquet").exists()
 
-    result = runner.invoke(main, ["dedup", str(sample_plain), "--out", str(tmp_path / "x"),
-                                  "--text-column", "content", "-q"])
+    result = runner.invoke(
+        main,
+        [
+            "dedup",
+            str(sample_plain),
+            "--out",
+            str(tmp_path / "x"),
+            "--text-column",
+            "content",
+            "-q",
+            "--scheduler",
+            "threads",
+        ],
+    )
     assert result.exit_code != 0
     assert "content" in result.output and "text" in result.output
 
-    result = runner.invoke(main, ["dedup", str(tmp_path / "missing.jsonl"), "--out",
-                                  str(tmp_path / "y"), "-q"])
+    result = runner.invoke(
+        main,
+        [
+            "dedup",
+            str(tmp_path / "missing.jsonl"),
+            "--out",
+            str(tmp_path / "y"),
+            "-q",
+            "--scheduler",
+            "threads",
+        ],
+    )
     assert result.exit_code != 0 and "not found" in result.output
 
-    result = runner.invoke(main, ["dedup", str(sample_plain), "--out", str(tmp_path / "z"),
-                                  "--bands", "20", "-q"])
+    result = runner.invoke(
+        main,
+        [
+            "dedup",
+            str(sample_plain),
+            "--out",
+            str(tmp_path / "z"),
+            "--bands",
+            "20",
+            "-q",
+            "--scheduler",
+            "threads",
+        ],
+    )
     assert result.exit_code != 0 and "--rows" in result.output
 
 
@@ -174,16 +231,71 @@ def test_cuda_backend_without_device_is_an_error(tmp_path, sample_plain):
     if cuda_usable():
         pytest.skip("a CUDA device is present")
     with pytest.raises(RuntimeError, match="no CUDA device"):
-        engine.dedup([str(sample_plain)], backend="cuda", progress=False)
+        engine.dedup([str(sample_plain)], backend="cuda", progress=False, scheduler="threads")
 
 
 @pytest.mark.slow
 def test_distributed_local_cluster_gives_same_clusters(sample_plain, sample_result, tmp_path):
     result = engine.dedup(
-        [str(sample_plain)], out=tmp_path / "dist", scheduler="local", workers=2,
-        partition_size="300KB", progress=False,
+        [str(sample_plain)],
+        out=tmp_path / "dist",
+        scheduler="local",
+        workers=2,
+        partition_size="300KB",
+        progress=False,
     )
-    assert result.clusters.column("cluster_id").equals(
-        sample_result.clusters.column("cluster_id")
-    )
+    assert result.clusters.column("cluster_id").equals(sample_result.clusters.column("cluster_id"))
     shutil.rmtree(tmp_path / "dist")
+
+
+def test_changed_parameters_recompute_only_dependent_stages(sample_plain, tmp_path):
+    out = tmp_path / "out"
+    common = dict(out=out, partition_size="200KB", progress=False, scheduler="threads")
+    base = engine.dedup([str(sample_plain)], bands=9, rows=13, **common)
+    n_parts = base.summary["counts"]["partitions"]
+    # threshold with fixed bands/rows: signatures and shuffle reused, edges recomputed
+    stricter = engine.dedup([str(sample_plain)], bands=9, rows=13, threshold=0.95, **common)
+    assert stricter.summary["counts"]["partitions_reused"] == n_parts
+    assert stricter.summary["counts"]["stages_reused"]["shuffle"] == n_parts
+    assert stricter.summary["counts"]["stages_reused"]["edges"] == 0
+    assert stricter.summary["counts"]["duplicates"] <= base.summary["counts"]["duplicates"]
+    # keep policy: every stage reused, only the keep flags change
+    longest = engine.dedup(
+        [str(sample_plain)], bands=9, rows=13, threshold=0.95, keep="longest", **common
+    )
+    reused = longest.summary["counts"]["stages_reused"]
+    assert reused == {"shuffle": n_parts, "edges": longest.summary["counts"]["shuffle_ranges"]}
+    assert longest.clusters.column("cluster_id").equals(stricter.clusters.column("cluster_id"))
+    # and back (the work files of other parameters were replaced): same as the first run
+    again = engine.dedup([str(sample_plain)], bands=9, rows=13, **common)
+    assert again.clusters.equals(base.clusters)
+
+
+def test_output_folder_of_another_run_is_refused(sample_plain, tmp_path):
+    from engine.substr_files import substr
+
+    out = tmp_path / "out"
+    engine.dedup([str(sample_plain)], out=out, progress=False, scheduler="threads")
+    with pytest.raises(ValueError, match="Choose another --out"):
+        substr([str(sample_plain)], out=out, progress=False, scheduler="threads")
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"text": "x"}\n')
+    with pytest.raises(ValueError, match="Choose another --out"):
+        engine.dedup([str(other)], out=out, progress=False, scheduler="threads")
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not made by ouroboros"):
+        engine.dedup([str(sample_plain)], out=stranger, progress=False, scheduler="threads")
+
+
+def test_shuffle_ranges_do_not_change_clusters(sample_plain, sample_result, tmp_path):
+    many = engine.dedup(
+        [str(sample_plain)],
+        out=tmp_path / "r",
+        partition_size="20KB",
+        progress=False,
+        scheduler="threads",
+    )
+    assert many.summary["counts"]["shuffle_ranges"] > 4
+    assert many.clusters.column("cluster_id").equals(sample_result.clusters.column("cluster_id"))

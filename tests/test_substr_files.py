@@ -36,7 +36,14 @@ def _corpus(tmp_path, n=6):
 
 def test_spans_match_the_in_memory_api(tmp_path):
     path, records = _corpus(tmp_path)
-    result = substr([str(path)], out=tmp_path / "o", min_span=50, id_column="id", progress=False)
+    result = substr(
+        [str(path)],
+        out=tmp_path / "o",
+        min_span=50,
+        id_column="id",
+        progress=False,
+        scheduler="threads",
+    )
     want = engine.repeated_spans(
         [r["text"] for r in records], doc_ids=[r["id"] for r in records], min_span=50, backend="cpu"
     )
@@ -53,7 +60,14 @@ def test_spans_match_the_in_memory_api(tmp_path):
 def test_shards_are_exact_within_and_independent_across(tmp_path):
     path, records = _corpus(tmp_path)
     shard_size = 1200
-    result = substr([str(path)], min_span=50, id_column="id", shard_size=shard_size, progress=False)
+    result = substr(
+        [str(path)],
+        min_span=50,
+        id_column="id",
+        shard_size=shard_size,
+        progress=False,
+        scheduler="threads",
+    )
     # the same grouping by hand: documents accumulate until the next would overflow
     groups, current, held = [], [], 0
     for record in records:
@@ -102,11 +116,11 @@ def test_write_deduped_and_resume(tmp_path):
 def test_bad_parameters(tmp_path):
     path, _ = _corpus(tmp_path)
     with pytest.raises(ValueError, match="min_span"):
-        substr([str(path)], min_span=0, progress=False)
+        substr([str(path)], min_span=0, progress=False, scheduler="threads")
     with pytest.raises(ValueError, match="keep"):
-        substr([str(path)], keep="longest", progress=False)
+        substr([str(path)], keep="longest", progress=False, scheduler="threads")
     with pytest.raises(ValueError, match="output folder"):
-        substr([str(path)], write_deduped=True, progress=False)
+        substr([str(path)], write_deduped=True, progress=False, scheduler="threads")
 
 
 def test_cli_substr(tmp_path):

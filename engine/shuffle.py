@@ -1,0 +1,168 @@
+"""Disk-backed LSH shuffle: band keys split by key range into files, one reduce per range.
+
+Map (one task per input part): read the part's signature file, compute its band
+keys, and write one Arrow IPC file per key range with one record per (document,
+band) of documents that have shingles: ``band`` int16, ``key`` uint64, ``doc`` int64
+(global input position), ``signature`` fixed_size_list<uint32>[K]. The range of a
+record is ``((key >> 32) * n_ranges) >> 32``, so ranges split the key space evenly.
+A ``_DONE.json`` marker written last says the map output of a part is complete.
+
+Reduce (one task per range): read that range from every map, group records by
+(band, key), verify candidate edges against the carried signatures
+(:func:`kernels.lsh.record_edges`) and write the range's edges (int64 (E, 2)).
+
+No task ever holds more than one part's records or one range: memory is bounded by
+the partition size and ``n_ranges``, never by the corpus. The price is disk: each
+document's signature is written once per band (about ``bands * (4 * K + 18)`` bytes
+per document).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from engine.params import DedupParams
+from engine.storage import (
+    fixed_list,
+    matrix_of,
+    read_json,
+    read_signature_file,
+    write_arrow_atomic,
+    write_json_atomic,
+    write_npy_atomic,
+)
+from kernels.backend import to_host
+from kernels.hashing import MAX_HASH32
+from kernels.lsh import band_keys as compute_band_keys
+from kernels.lsh import record_edges
+
+RECORD_OVERHEAD_BYTES = 18  # band int16 + key uint64 + doc int64
+
+
+def record_bytes(num_perm: int) -> int:
+    """Bytes of one shuffle record (one document in one band)."""
+    return 4 * num_perm + RECORD_OVERHEAD_BYTES
+
+
+def choose_n_ranges(n_docs: int, params: DedupParams, range_bytes: int) -> int:
+    """Ranges so that one range holds about ``range_bytes`` of records (at least 1)."""
+    bands, _ = params.band_rows
+    total = n_docs * bands * record_bytes(params.num_perm)
+    return max(1, math.ceil(total / max(1, range_bytes)))
+
+
+def key_ranges(keys: np.ndarray, n_ranges: int) -> np.ndarray:
+    """Range index (int64) of each uint64 band key: ``((key >> 32) * n) >> 32``."""
+    high = (keys >> np.uint64(32)).astype(np.uint64)
+    return ((high * np.uint64(n_ranges)) >> np.uint64(32)).astype(np.int64)
+
+
+def map_dir(shuffle_dir: Path, part_index: int) -> Path:
+    return shuffle_dir / f"map-{part_index:05d}"
+
+
+def range_file(shuffle_dir: Path, part_index: int, range_index: int) -> Path:
+    return map_dir(shuffle_dir, part_index) / f"range-{range_index:05d}.arrow"
+
+
+def shuffle_map_task(
+    signature_path: str,
+    part_index: int,
+    doc_offset: int,
+    params: DedupParams,
+    n_ranges: int,
+    backend: str,
+    shuffle_dir: str,
+    stage_fingerprint: str,
+) -> dict:
+    """Map one part's signatures to range files; returns record counts."""
+    out = map_dir(Path(shuffle_dir), part_index)
+    done = read_json(out / "_DONE.json")
+    if done is not None and done.get("fingerprint") == stage_fingerprint:
+        return {"reused": True, **done["result"]}
+    started = time.perf_counter()
+    table = read_signature_file(signature_path)
+    bands, rows = params.band_rows
+    signatures = matrix_of(table.column("signature"), params.num_perm, np.uint32)
+    active = np.flatnonzero(~np.all(signatures == MAX_HASH32, axis=1))
+    signatures = np.ascontiguousarray(signatures[active])
+    keys = to_host(compute_band_keys(signatures, bands, rows, backend=backend))
+    docs = active.astype(np.int64) + np.int64(doc_offset)
+    flat_keys = keys.reshape(-1)  # (n_active * bands,), document-major
+    flat_docs = np.repeat(docs, bands)
+    flat_bands = np.tile(np.arange(bands, dtype=np.int16), len(docs))
+    flat_rows = np.repeat(np.arange(len(docs)), bands)
+    ranges = key_ranges(flat_keys, n_ranges)
+    order = np.argsort(ranges, kind="stable")
+    bounds = np.searchsorted(ranges[order], np.arange(n_ranges + 1))
+    for r in range(n_ranges):
+        take = order[bounds[r] : bounds[r + 1]]
+        write_arrow_atomic(
+            range_file(Path(shuffle_dir), part_index, r),
+            pa.table(
+                {
+                    "band": pa.array(flat_bands[take], type=pa.int16()),
+                    "key": pa.array(flat_keys[take], type=pa.uint64()),
+                    "doc": pa.array(flat_docs[take], type=pa.int64()),
+                    "signature": fixed_list(signatures[flat_rows[take]]),
+                }
+            ),
+        )
+    result = {"records": int(len(flat_keys)), "seconds": round(time.perf_counter() - started, 4)}
+    write_json_atomic(out / "_DONE.json", {"fingerprint": stage_fingerprint, "result": result})
+    return {"reused": False, **result}
+
+
+def edges_file(edges_dir: Path, range_index: int) -> Path:
+    return edges_dir / f"range-{range_index:05d}.npy"
+
+
+def shuffle_reduce_task(
+    range_index: int,
+    part_indices: list[int],
+    params: DedupParams,
+    backend: str,
+    shuffle_dir: str,
+    edges_dir: str,
+) -> dict:
+    """Verified edges of one key range; writes int64 (E, 2) and returns counts."""
+    path = edges_file(Path(edges_dir), range_index)
+    stats_path = path.with_suffix(".json")
+    done = read_json(stats_path)
+    if path.exists() and done is not None:
+        return {"reused": True, **done}
+    started = time.perf_counter()
+    tables = []
+    for part_index in part_indices:
+        with pa.memory_map(str(range_file(Path(shuffle_dir), part_index, range_index))) as src:
+            tables.append(ipc.open_file(src).read_all())
+    table = pa.concat_tables(tables)
+    if table.num_rows:
+        src, dst, stats = record_edges(
+            table.column("band").to_numpy(),
+            table.column("key").to_numpy(),
+            table.column("doc").to_numpy(),
+            matrix_of(table.column("signature"), params.num_perm, np.uint32),
+            threshold=float(params.threshold),
+            max_anchors=params.max_anchors,
+            backend=backend,
+        )
+        edges = np.stack([to_host(src), to_host(dst)], axis=1).astype(np.int64)
+    else:
+        stats = {"candidate_pairs": 0, "verified_edges": 0, "unverified": 0}
+        edges = np.zeros((0, 2), dtype=np.int64)
+    write_npy_atomic(path, edges)
+    result = {
+        **stats,
+        "records": int(table.num_rows),
+        "edges": int(len(edges)),
+        "seconds": round(time.perf_counter() - started, 4),
+    }
+    write_json_atomic(stats_path, result)
+    return {"reused": False, **result}
