@@ -1,0 +1,966 @@
+"""Provenance against known model outputs: normalization, matching, labels, roll-ups.
+
+Pure functions over arrays and Arrow tables (no files, no Dask); the index that holds
+the references lives in :mod:`engine.reference`, the file pipeline in
+:mod:`engine.flag_files`.
+
+Matching, for one batch of documents against a :class:`engine.reference.ReferenceIndex`:
+
+1. **Normalization** (:func:`normalize_packed`): every character is lowercased
+   (Unicode simple mapping), every run of Unicode whitespace (CR, LF, tabs, NBSP, ...)
+   becomes one ASCII space (leading and trailing runs are dropped), curly quotes become
+   ``'``/``"``, Unicode dashes and the minus sign become ``-``, ``…`` becomes ``...``,
+   format characters (soft hyphen, zero-width joiner, BOM) are dropped. Re-wrapped
+   lines, CRLF line ends, case and spacing changes therefore disappear. Optionally an
+   offset map gives, for every normalized byte, the original byte range
+   ``[source_start, source_end)`` of the character it came from, so that normalized
+   ranges map back to whole characters of the original text.
+2. **Anchors** (:func:`winnow_anchors`): 64-bit keys of ``anchor_bytes``-byte windows
+   of the normalized text, chosen by winnowing (Schleimer et al. 2003) with a window of
+   ``anchor_window`` keys: any common substring of at least
+   ``anchor_bytes + anchor_window - 1`` bytes shares at least one anchor. The index
+   stores ``(key, reference)`` pairs; a key's *reference document frequency* (distinct
+   reference texts holding it) is the number of its pairs.
+3. **Boilerplate**: an anchor whose document frequency is at least
+   ``max(boilerplate_min_df, ceil(boilerplate_df_fraction * n_references))`` is a
+   phrase many references share ("As an AI language model, I ..."). It never makes a
+   document a candidate, and the document bytes it covers do not count toward the
+   ``min_span`` test below.
+4. **Candidates**: (document, reference) pairs that share a non-boilerplate anchor,
+   plus pairs found by **MinHash co-clustering**: the document's signature is looked up
+   in the references' LSH band keys and every hit is verified by the Jaccard similarity
+   estimated from the full signatures (``>= minhash_threshold``). At most
+   ``max_candidates`` references per document (most shared anchors first).
+5. **Exact seeds through a suffix array** ("across" mode): the normalized candidate
+   documents and candidate references are packed with ``0xFF`` separators, a suffix
+   array and an LCP array (capped at ``seed_bytes``) are built with
+   :mod:`kernels.suffix_array` / :mod:`kernels.lcp` on the chosen backend, and every
+   group of suffixes sharing ``seed_bytes`` bytes yields the left-maximal (document,
+   reference) position pairs of candidate pairs, each extended to a maximal exact match
+   (MEM).
+6. **Chaining**: MEMs of one (document, reference) pair, sorted by document offset,
+   are joined into chains when they advance in both texts with gaps of at most
+   ``max_gap`` bytes (``verified_max_gap`` for MinHash-verified pairs) and a diagonal
+   drift of at most the gap: a lightly edited copy (a few words changed per sentence)
+   is one chain of shorter exact spans. A chain is *evidence* when its matched bytes
+   outside boilerplate reach ``min_span``.
+7. **Measures** per document (original UTF-8 bytes): ``cov_doc`` = bytes of the
+   document inside the union of its evidence ranges / document bytes; ``cov_ref`` =
+   the largest, over references, of the share of that reference's bytes inside its
+   evidence ranges; ``longest_match`` = the longest evidence range in the document.
+8. **Labels**: ``verbatim_copy`` (cov_ref >= cover_threshold and cov_doc >=
+   cover_threshold), ``contains_output`` (cov_ref >= cover_threshold, cov_doc lower),
+   ``partial_derivative`` (some evidence, i.e. a match or chain of at least
+   ``min_span`` bytes, and cov_doc or cov_ref >= partial_threshold; a MinHash-verified
+   pair also gives at least this label), ``none`` otherwise.
+
+Everything is deterministic, and a document's result depends only on the document and
+the index, never on the other documents of its batch (candidate pairs are per
+document and seeds are only taken between a document and its own candidates).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kernels.hashing import fmix64
+from kernels.unicode_table import CLASS_SHIFT, IGNORED, LOWER_MASK, codepoint_table
+
+LABELS = ("verbatim_copy", "contains_output", "partial_derivative", "none")
+LABEL_RANK = {label: rank for rank, label in enumerate(LABELS)}  # 0 = strongest
+
+EVIDENCE_STRUCT = pa.struct(
+    [
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("ref_id", pa.string()),
+        ("ref_start", pa.int64()),
+        ("ref_end", pa.int64()),
+    ]
+)
+FLAGS_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("label", pa.string()),
+        ("cov_doc", pa.float64()),
+        ("cov_ref", pa.float64()),
+        ("longest_match", pa.int64()),
+        ("ref_ids", pa.list_(pa.string())),
+        ("evidence", pa.list_(EVIDENCE_STRUCT)),
+    ]
+)
+CLUSTER_FLAGS_SCHEMA = pa.schema(
+    [
+        ("cluster_id", pa.int64()),
+        ("label", pa.string()),
+        ("provenance_score", pa.float64()),
+        ("frac_members_flagged", pa.float64()),
+        ("ref_ids", pa.list_(pa.string())),
+        ("origin_doc_id", pa.string()),
+    ]
+)
+
+SEPARATOR = np.uint8(0xFF)
+_SPACE = np.uint8(0x20)
+_NO = np.int64(-1)
+_MAX_OPEN_CHAINS = 8
+
+
+@dataclass(frozen=True)
+class ProvenanceParams:
+    """Matching and labelling parameters (the index's own parameters are fixed at build).
+
+    Attributes:
+        min_span: bytes (of normalized text) a match or chain needs outside
+            boilerplate to count as evidence. Matches of at least
+            ``anchor_bytes + anchor_window - 1`` bytes (63 by default) are always found.
+        seed_bytes: shortest exact span (bytes) that can join a chain.
+        max_gap: largest gap (bytes, in the document and in the reference) between two
+            spans of one chain; edits of a word or two fit.
+        verified_max_gap: the gap allowed for MinHash-verified (document, reference)
+            pairs, whose copies may be edited more densely.
+        cover_threshold: cov_ref (and cov_doc) at or above which a document is
+            ``verbatim_copy`` / ``contains_output``.
+        partial_threshold: cov_doc or cov_ref at or above which evidence makes a
+            ``partial_derivative``.
+        boilerplate_min_df, boilerplate_df_fraction: an anchor held by at least
+            ``max(boilerplate_min_df, ceil(boilerplate_df_fraction * n_references))``
+            distinct reference texts is boilerplate.
+        max_candidates: references examined per document (most shared anchors first).
+        minhash: use MinHash co-clustering with the references.
+        minhash_threshold: estimated Jaccard a band-key hit needs to be verified.
+        minhash_max_bucket: references examined per band-key hit (bounds work on
+            degenerate buckets).
+    """
+
+    min_span: int = 64
+    seed_bytes: int = 16
+    max_gap: int = 64
+    verified_max_gap: int = 256
+    cover_threshold: float = 0.8
+    partial_threshold: float = 0.2
+    boilerplate_min_df: int = 10
+    boilerplate_df_fraction: float = 0.001
+    max_candidates: int = 32
+    minhash: bool = True
+    minhash_threshold: float = 0.5
+    minhash_max_bucket: int = 64
+
+    def __post_init__(self) -> None:
+        for name in (
+            "min_span",
+            "seed_bytes",
+            "max_gap",
+            "verified_max_gap",
+            "boilerplate_min_df",
+            "max_candidates",
+            "minhash_max_bucket",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.seed_bytes > self.min_span:
+            raise ValueError(
+                f"seed_bytes ({self.seed_bytes}) must be <= min_span ({self.min_span}); "
+                "lower seed_bytes or raise min_span"
+            )
+        if self.verified_max_gap < self.max_gap:
+            raise ValueError(
+                f"verified_max_gap ({self.verified_max_gap}) must be >= max_gap "
+                f"({self.max_gap}); raise verified_max_gap"
+            )
+        for name in ("cover_threshold", "partial_threshold", "minhash_threshold"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 < float(value) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+        if self.partial_threshold > self.cover_threshold:
+            raise ValueError(
+                f"partial_threshold ({self.partial_threshold}) must be <= cover_threshold "
+                f"({self.cover_threshold}); e.g. partial_threshold=0.2, cover_threshold=0.8"
+            )
+        fraction = self.boilerplate_df_fraction
+        if not isinstance(fraction, (int, float)) or not 0.0 <= float(fraction) <= 1.0:
+            raise ValueError(f"boilerplate_df_fraction must be in [0, 1], got {fraction!r}")
+
+    def boilerplate_df(self, n_references: int) -> int:
+        """Anchor document frequency at and above which an anchor is boilerplate."""
+        relative = math.ceil(float(self.boilerplate_df_fraction) * n_references)
+        return max(int(self.boilerplate_min_df), relative)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------
+# Normalization with offset maps
+# ---------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decode(data, i, end):
+    """(codepoint, n_bytes) of the UTF-8 character at ``data[i]``; invalid -> (0xFFFD, 1)."""
+    b0 = np.int64(data[i])
+    if b0 < 0x80:
+        return b0, np.int64(1)
+    avail = end - i
+    if b0 >= 0xC2 and b0 < 0xE0 and avail >= 2:
+        b1 = np.int64(data[i + 1])
+        if (b1 & 0xC0) == 0x80:
+            return ((b0 & 0x1F) << 6) | (b1 & 0x3F), np.int64(2)
+    elif b0 >= 0xE0 and b0 < 0xF0 and avail >= 3:
+        b1 = np.int64(data[i + 1])
+        b2 = np.int64(data[i + 2])
+        if (b1 & 0xC0) == 0x80 and (b2 & 0xC0) == 0x80:
+            cp = ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
+            if cp >= 0x800 and not (cp >= 0xD800 and cp < 0xE000):
+                return cp, np.int64(3)
+    elif b0 >= 0xF0 and b0 < 0xF5 and avail >= 4:
+        b1 = np.int64(data[i + 1])
+        b2 = np.int64(data[i + 2])
+        b3 = np.int64(data[i + 3])
+        if (b1 & 0xC0) == 0x80 and (b2 & 0xC0) == 0x80 and (b3 & 0xC0) == 0x80:
+            cp = ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F)
+            if cp >= 0x10000 and cp <= 0x10FFFF:
+                return cp, np.int64(4)
+    return np.int64(0xFFFD), np.int64(1)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _is_space(cp):
+    """Python's ``str.isspace`` (Unicode White_Space plus the ASCII separators 0x1C-0x1F)."""
+    if cp <= 0x20:
+        return cp == 0x20 or (cp >= 0x09 and cp <= 0x0D) or (cp >= 0x1C and cp <= 0x1F)
+    if cp < 0x85:
+        return False
+    return (
+        cp == 0x85
+        or cp == 0xA0
+        or cp == 0x1680
+        or (cp >= 0x2000 and cp <= 0x200A)
+        or cp == 0x2028
+        or cp == 0x2029
+        or cp == 0x202F
+        or cp == 0x205F
+        or cp == 0x3000
+    )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fold(cp):
+    """Quote/dash unification: the ASCII replacement of ``cp``, or -1 to keep it."""
+    if cp < 0x2010:
+        if cp == 0xAB or cp == 0xBB:
+            return np.int64(0x22)
+        return np.int64(-1)
+    if cp <= 0x2015 or cp == 0x2212:
+        return np.int64(0x2D)
+    if (cp >= 0x2018 and cp <= 0x201B) or cp == 0x2032:
+        return np.int64(0x27)
+    if (cp >= 0x201C and cp <= 0x201F) or cp == 0x2033:
+        return np.int64(0x22)
+    return np.int64(-1)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put(out, n, cp):
+    """Write ``cp`` as UTF-8 at ``out[n]``; returns the new length."""
+    if cp < 0x80:
+        out[n] = cp
+        return n + 1
+    if cp < 0x800:
+        out[n] = 0xC0 | (cp >> 6)
+        out[n + 1] = 0x80 | (cp & 0x3F)
+        return n + 2
+    if cp < 0x10000:
+        out[n] = 0xE0 | (cp >> 12)
+        out[n + 1] = 0x80 | ((cp >> 6) & 0x3F)
+        out[n + 2] = 0x80 | (cp & 0x3F)
+        return n + 3
+    out[n] = 0xF0 | (cp >> 18)
+    out[n + 1] = 0x80 | ((cp >> 12) & 0x3F)
+    out[n + 2] = 0x80 | ((cp >> 6) & 0x3F)
+    out[n + 3] = 0x80 | (cp & 0x3F)
+    return n + 4
+
+
+@numba.njit(cache=True, nogil=True)
+def _normalize(data, offsets, table, with_map):
+    n_docs = offsets.shape[0] - 1
+    capacity = 2 * data.shape[0] + 4
+    out = np.empty(capacity, dtype=np.uint8)
+    out_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    map_size = capacity if with_map else 0
+    source_start = np.empty(map_size, dtype=np.int64)
+    source_end = np.empty(map_size, dtype=np.int64)
+    n = np.int64(0)
+    for d in range(n_docs):
+        first = offsets[d]
+        end = offsets[d + 1]
+        doc_out = n
+        i = first
+        space_start = _NO
+        space_end = _NO
+        while i < end:
+            cp, width = _decode(data, i, end)
+            if _is_space(cp):
+                if space_start < 0:
+                    space_start = i
+                space_end = i + width
+                i += width
+                continue
+            entry = table[cp]
+            if (entry >> np.uint32(CLASS_SHIFT)) == np.uint32(IGNORED):
+                i += width
+                continue
+            if space_start >= 0:
+                if n > doc_out:
+                    out[n] = 0x20
+                    if with_map:
+                        source_start[n] = space_start - first
+                        source_end[n] = space_end - first
+                    n += 1
+                space_start = _NO
+            folded = _fold(cp)
+            before = n
+            if cp == 0x2026:
+                out[n] = 0x2E
+                out[n + 1] = 0x2E
+                out[n + 2] = 0x2E
+                n += 3
+            elif folded >= 0:
+                out[n] = folded
+                n += 1
+            else:
+                n = _put(out, n, np.int64(entry & np.uint32(LOWER_MASK)))
+            if with_map:
+                for k in range(before, n):
+                    source_start[k] = i - first
+                    source_end[k] = i + width - first
+            i += width
+        out_offsets[d + 1] = n
+    return out[:n].copy(), out_offsets, source_start[:n].copy(), source_end[:n].copy()
+
+
+def normalize_packed(
+    data: np.ndarray, offsets: np.ndarray, *, with_map: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Normalize packed UTF-8 documents (see the module docstring, step 1).
+
+    Args:
+        data: uint8 (total_bytes,) original UTF-8 bytes of all documents.
+        offsets: int64 (n_docs + 1,) document boundaries into ``data`` (bytes).
+        with_map: also return the offset map.
+
+    Returns:
+        ``(norm, norm_offsets, source_start, source_end)``: ``norm`` uint8 (total,)
+        normalized bytes (valid UTF-8, never 0xFF); ``norm_offsets`` int64
+        (n_docs + 1,); with ``with_map``, ``source_start``/``source_end`` int64
+        (total,): for normalized byte ``k`` of document ``d``, the original byte range
+        (offsets local to document ``d``) of the character (or whitespace run) it came
+        from; else None, None.
+
+    Example:
+        >>> raw = "Hello,\\r\\n  WORLD".encode()
+        >>> norm, off, s, e = normalize_packed(
+        ...     np.frombuffer(raw, np.uint8), np.array([0, len(raw)]), with_map=True)
+        >>> bytes(norm), int(s[6]), int(e[6])
+        (b'hello, world', 6, 10)
+    """
+    data = np.ascontiguousarray(data, dtype=np.uint8)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    norm, norm_offsets, start, end = _normalize(data, offsets, codepoint_table(), with_map)
+    if not with_map:
+        return norm, norm_offsets, None, None
+    return norm, norm_offsets, start, end
+
+
+def normalize_text(text: str | bytes) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """One document: ``(normalized bytes, source_start, source_end)`` (see normalize_packed)."""
+    raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    norm, _, start, end = normalize_packed(
+        np.frombuffer(raw, dtype=np.uint8), np.array([0, len(raw)], dtype=np.int64), with_map=True
+    )
+    return norm.tobytes(), start, end
+
+
+def to_original(
+    norm: np.ndarray, source_start: np.ndarray, source_end: np.ndarray, start: int, end: int
+) -> tuple[int, int]:
+    """Original byte range of the normalized range ``[start, end)`` of one document.
+
+    The range is first snapped to whole UTF-8 characters of the normalized text
+    (start forward, end back) and stripped of a leading/trailing space; an empty
+    result gives ``(s, s)``.
+    """
+    while start < end and (norm[start] & 0xC0) == 0x80:
+        start += 1
+    while end > start and end < norm.shape[0] and (norm[end] & 0xC0) == 0x80:
+        end -= 1
+    while start < end and norm[start] == 0x20:
+        start += 1
+    while end > start and norm[end - 1] == 0x20:
+        end -= 1
+    if start >= end:
+        position = int(source_start[start]) if start < norm.shape[0] else 0
+        return position, position
+    return int(source_start[start]), int(source_end[end - 1])
+
+
+# ---------------------------------------------------------------------------
+# Anchors (winnowing over rolling hashes of normalized bytes)
+# ---------------------------------------------------------------------------
+
+_HASH_BASE = np.uint64(0x100000001B3)
+_ANCHOR_SEED = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(cache=True, nogil=True)
+def _winnow(data, offsets, k, window):
+    """Selected (position, key) per document: the rightmost minimal key of each window."""
+    total = data.shape[0]
+    positions = np.empty(total + 1, dtype=np.int64)
+    keys = np.empty(total + 1, dtype=np.uint64)
+    counts = np.zeros(offsets.shape[0] - 1, dtype=np.int64)
+    n_out = 0
+    top = np.uint64(1)
+    for _ in range(k - 1):
+        top = top * _HASH_BASE
+    hashes = np.empty(0, dtype=np.uint64)
+    for d in range(offsets.shape[0] - 1):
+        first = offsets[d]
+        n_windows = offsets[d + 1] - first - k + 1
+        if n_windows <= 0:
+            continue
+        if hashes.shape[0] < n_windows:
+            hashes = np.empty(max(n_windows, 2 * hashes.shape[0]), dtype=np.uint64)
+        h = np.uint64(0)
+        for i in range(k):
+            h = h * _HASH_BASE + np.uint64(data[first + i])
+        hashes[0] = fmix64(h ^ _ANCHOR_SEED)
+        for i in range(1, n_windows):
+            h = (h - np.uint64(data[first + i - 1]) * top) * _HASH_BASE + np.uint64(
+                data[first + i + k - 1]
+            )
+            hashes[i] = fmix64(h ^ _ANCHOR_SEED)
+        w = min(window, n_windows)
+        best = _NO
+        last = _NO
+        for right in range(w - 1, n_windows):
+            left = right - w + 1
+            if best < left:
+                best = left
+                for j in range(left + 1, right + 1):
+                    if hashes[j] <= hashes[best]:
+                        best = j
+            elif hashes[right] <= hashes[best]:
+                best = right
+            if best != last:
+                positions[n_out] = first + best
+                keys[n_out] = hashes[best]
+                n_out += 1
+                counts[d] += 1
+                last = best
+    return positions[:n_out].copy(), keys[:n_out].copy(), counts
+
+
+def winnow_anchors(
+    norm: np.ndarray, norm_offsets: np.ndarray, anchor_bytes: int, anchor_window: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Winnowed anchors of packed normalized documents.
+
+    Returns:
+        positions int64 (m,) global byte offsets into ``norm`` of each anchor window
+        (``anchor_bytes`` long); keys uint64 (m,); counts int64 (n_docs,) anchors per
+        document (documents are in order, so anchors of document d are a contiguous run).
+    """
+    return _winnow(
+        np.ascontiguousarray(norm, dtype=np.uint8),
+        np.ascontiguousarray(norm_offsets, dtype=np.int64),
+        np.int64(anchor_bytes),
+        np.int64(anchor_window),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Seeds from a suffix array over candidate documents + candidate references
+# ---------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _grow(array, size):
+    out = np.empty(max(2 * array.shape[0], size, 16), dtype=array.dtype)
+    out[: array.shape[0]] = array
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _has_pair(pair_keys, key):
+    i = np.searchsorted(pair_keys, key)
+    return i < pair_keys.shape[0] and pair_keys[i] == key
+
+
+@numba.njit(cache=True, nogil=True)
+def _seeds(data, sa, lcp, owner, starts, n_docs, n_refs, seed_bytes, pair_keys):
+    """Maximal exact matches (>= seed_bytes) of candidate (document, reference) pairs.
+
+    ``owner[p]`` is the packed slot of position p (documents 0..n_docs-1, then
+    references), -1 on separators; ``starts`` (n_slots + 1,) slot starts, each slot
+    followed by one separator. ``pair_keys`` sorted int64 ``doc * n_refs + ref``.
+    Returns doc, ref, p, q (slot-local offsets) and length, all int64.
+    """
+    total = sa.shape[0]
+    out_doc = np.empty(1024, dtype=np.int64)
+    out_ref = np.empty(1024, dtype=np.int64)
+    out_p = np.empty(1024, dtype=np.int64)
+    out_q = np.empty(1024, dtype=np.int64)
+    out_len = np.empty(1024, dtype=np.int64)
+    count = 0
+    doc_pos = np.empty(64, dtype=np.int64)
+    ref_pos = np.empty(64, dtype=np.int64)
+    j = 0
+    while j < total:
+        k = j + 1
+        while k < total and lcp[k] >= seed_bytes:
+            k += 1
+        if k - j >= 2:
+            n_d = 0
+            n_r = 0
+            for t in range(j, k):
+                p = sa[t]
+                slot = owner[p]
+                if slot < 0 or p + seed_bytes > starts[slot + 1] - 1:
+                    continue
+                if slot < n_docs:
+                    if n_d == doc_pos.shape[0]:
+                        doc_pos = _grow(doc_pos, n_d + 1)
+                    doc_pos[n_d] = p
+                    n_d += 1
+                else:
+                    if n_r == ref_pos.shape[0]:
+                        ref_pos = _grow(ref_pos, n_r + 1)
+                    ref_pos[n_r] = p
+                    n_r += 1
+            for a in range(n_d):
+                p = doc_pos[a]
+                d = owner[p]
+                for b in range(n_r):
+                    q = ref_pos[b]
+                    r = owner[q] - n_docs
+                    if not _has_pair(pair_keys, np.int64(d) * n_refs + r):
+                        continue
+                    # left-maximal: the pair does not extend one byte to the left
+                    if p > starts[d] and q > starts[owner[q]] and data[p - 1] == data[q - 1]:
+                        continue
+                    length = seed_bytes
+                    p_end = starts[d + 1] - 1
+                    q_end = starts[owner[q] + 1] - 1
+                    while (
+                        p + length < p_end
+                        and q + length < q_end
+                        and data[p + length] == data[q + length]
+                    ):
+                        length += 1
+                    if count == out_doc.shape[0]:
+                        out_doc = _grow(out_doc, count + 1)
+                        out_ref = _grow(out_ref, count + 1)
+                        out_p = _grow(out_p, count + 1)
+                        out_q = _grow(out_q, count + 1)
+                        out_len = _grow(out_len, count + 1)
+                    out_doc[count] = d
+                    out_ref[count] = r
+                    out_p[count] = p - starts[d]
+                    out_q[count] = q - starts[owner[q]]
+                    out_len[count] = length
+                    count += 1
+        j = k
+    return (
+        out_doc[:count].copy(),
+        out_ref[:count].copy(),
+        out_p[:count].copy(),
+        out_q[:count].copy(),
+        out_len[:count].copy(),
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _chains(doc, ref, p, q, length, gaps, boiler_prefix, doc_norm_starts, min_span):
+    """Colinear chains of MEMs per (doc, ref); seeds sorted by (doc, ref, p, q).
+
+    ``gaps`` int64 per seed (the pair's allowed gap). ``boiler_prefix`` int64: prefix
+    counts of boilerplate bytes over the packed normalized documents, indexed by
+    ``doc_norm_starts[doc] + offset``. Returns chains whose matched bytes outside
+    boilerplate reach ``min_span``: doc, ref, p_start, p_end, q_start, q_end, matched.
+    """
+    n = doc.shape[0]
+    res_doc = np.empty(n, dtype=np.int64)
+    res_ref = np.empty(n, dtype=np.int64)
+    res_ps = np.empty(n, dtype=np.int64)
+    res_pe = np.empty(n, dtype=np.int64)
+    res_qs = np.empty(n, dtype=np.int64)
+    res_qe = np.empty(n, dtype=np.int64)
+    res_matched = np.empty(n, dtype=np.int64)
+    count = 0
+    open_ps = np.empty(_MAX_OPEN_CHAINS, dtype=np.int64)
+    open_pe = np.empty(_MAX_OPEN_CHAINS, dtype=np.int64)
+    open_qs = np.empty(_MAX_OPEN_CHAINS, dtype=np.int64)
+    open_qe = np.empty(_MAX_OPEN_CHAINS, dtype=np.int64)
+    open_matched = np.empty(_MAX_OPEN_CHAINS, dtype=np.int64)
+    i = 0
+    while i < n:
+        g = i
+        while g < n and doc[g] == doc[i] and ref[g] == ref[i]:
+            g += 1
+        base = doc_norm_starts[doc[i]]
+        gap = gaps[i]
+        n_open = 0
+        sp = np.int64(0)
+        sq = np.int64(0)
+        se = np.int64(0)
+        for s in range(i, g + 1):
+            if s < g:
+                sp = p[s]
+                sq = q[s]
+                se = sp + length[s]
+            # close chains that can no longer grow (or everything at the group's end)
+            c = 0
+            while c < n_open:
+                if s == g or open_pe[c] + gap < sp:
+                    if open_matched[c] >= min_span:
+                        res_doc[count] = doc[i]
+                        res_ref[count] = ref[i]
+                        res_ps[count] = open_ps[c]
+                        res_pe[count] = open_pe[c]
+                        res_qs[count] = open_qs[c]
+                        res_qe[count] = open_qe[c]
+                        res_matched[count] = open_matched[c]
+                        count += 1
+                    n_open -= 1
+                    open_ps[c] = open_ps[n_open]
+                    open_pe[c] = open_pe[n_open]
+                    open_qs[c] = open_qs[n_open]
+                    open_qe[c] = open_qe[n_open]
+                    open_matched[c] = open_matched[n_open]
+                else:
+                    c += 1
+            if s == g:
+                break
+            best = -1
+            inside = False
+            for c in range(n_open):
+                dp = sp - open_pe[c]
+                dq = sq - open_qe[c]
+                if se <= open_pe[c]:
+                    if sp >= open_ps[c]:
+                        inside = True
+                    continue
+                if sq + length[s] <= open_qe[c] or dq > gap or dp > gap:
+                    continue
+                if dp < -length[s] or dq < -length[s] or abs(dp - dq) > gap:
+                    continue
+                if best < 0 or open_matched[c] > open_matched[best]:
+                    best = c
+            if best >= 0:
+                new_start = max(sp, open_pe[best])
+                added = se - new_start
+                boiler = boiler_prefix[base + se] - boiler_prefix[base + new_start]
+                open_matched[best] += added - boiler
+                open_pe[best] = se
+                open_qe[best] = max(open_qe[best], sq + length[s])
+                continue
+            if inside:
+                continue
+            if n_open == _MAX_OPEN_CHAINS:  # drop the weakest open chain
+                weakest = 0
+                for c in range(1, n_open):
+                    if open_matched[c] < open_matched[weakest]:
+                        weakest = c
+                n_open -= 1
+                open_ps[weakest] = open_ps[n_open]
+                open_pe[weakest] = open_pe[n_open]
+                open_qs[weakest] = open_qs[n_open]
+                open_qe[weakest] = open_qe[n_open]
+                open_matched[weakest] = open_matched[n_open]
+            boiler = boiler_prefix[base + se] - boiler_prefix[base + sp]
+            open_ps[n_open] = sp
+            open_pe[n_open] = se
+            open_qs[n_open] = sq
+            open_qe[n_open] = sq + length[s]
+            open_matched[n_open] = length[s] - boiler
+            n_open += 1
+        i = g
+    return (
+        res_doc[:count].copy(),
+        res_ref[:count].copy(),
+        res_ps[:count].copy(),
+        res_pe[:count].copy(),
+        res_qs[:count].copy(),
+        res_qe[:count].copy(),
+        res_matched[:count].copy(),
+    )
+
+
+def find_chains(
+    doc_norm: list[bytes] | list[np.ndarray],
+    ref_norm: list[np.ndarray],
+    pair_doc: np.ndarray,
+    pair_ref: np.ndarray,
+    pair_gap: np.ndarray,
+    boiler_masks: list[np.ndarray],
+    params: ProvenanceParams,
+    backend: str = "cpu",
+) -> dict[str, np.ndarray]:
+    """Evidence chains between documents and references (steps 5 and 6).
+
+    Args:
+        doc_norm: n_d normalized documents (bytes or uint8 arrays).
+        ref_norm: n_r normalized references (uint8 arrays).
+        pair_doc, pair_ref: int64 (m,) candidate pairs (indices into the lists).
+        pair_gap: int64 (m,) allowed gap (bytes) of each pair.
+        boiler_masks: n_d bool arrays, one per document (normalized bytes): boilerplate.
+        params: ``seed_bytes`` and ``min_span`` are used.
+        backend: where the suffix array and LCP are built ("cpu" or "cuda").
+
+    Returns:
+        dict of int64 arrays ``doc, ref, start, end, ref_start, ref_end, matched``
+        (normalized byte offsets, end exclusive), ordered by (doc, start, ref).
+    """
+    from kernels.backend import to_device, to_host
+    from kernels.lcp import lcp_array
+    from kernels.suffix_array import suffix_array
+
+    names = ("doc", "ref", "start", "end", "ref_start", "ref_end", "matched")
+    empty = {name: np.zeros(0, dtype=np.int64) for name in names}
+    n_d = len(doc_norm)
+    n_r = len(ref_norm)
+    if n_d == 0 or n_r == 0 or len(pair_doc) == 0:
+        return empty
+    pieces = []
+    for text in doc_norm:
+        pieces.append(np.frombuffer(text, np.uint8) if isinstance(text, bytes) else text)
+    pieces.extend(ref_norm)
+    lengths = np.array([len(x) + 1 for x in pieces], dtype=np.int64)
+    starts = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    data = np.full(int(starts[-1]), SEPARATOR, dtype=np.uint8)
+    owner = np.full(int(starts[-1]), -1, dtype=np.int32)
+    for slot, piece in enumerate(pieces):
+        data[starts[slot] : starts[slot] + len(piece)] = piece
+        owner[starts[slot] : starts[slot] + len(piece)] = slot
+    seed = int(params.seed_bytes)
+    if backend == "cpu":
+        sa = suffix_array(data, backend="cpu")
+        lcp = lcp_array(data, sa, backend="cpu", max_lcp=seed)
+    else:
+        device_data = to_device(data, backend)
+        device_sa = suffix_array(device_data, backend=backend)
+        lcp = to_host(lcp_array(device_data, device_sa, backend=backend, max_lcp=seed))
+        sa = to_host(device_sa)
+    order = np.argsort(pair_doc * n_r + pair_ref, kind="stable")
+    pair_keys = np.ascontiguousarray((pair_doc * n_r + pair_ref)[order], dtype=np.int64)
+    gap_sorted = np.asarray(pair_gap, dtype=np.int64)[order]
+    doc, ref, p, q, length = _seeds(
+        data, sa, lcp, owner, starts, np.int64(n_d), np.int64(n_r), np.int64(seed), pair_keys
+    )
+    del sa, lcp, owner
+    if len(doc) == 0:
+        return empty
+    order = np.lexsort((q, p, ref, doc))
+    doc, ref, p, q, length = doc[order], ref[order], p[order], q[order], length[order]
+    gaps = gap_sorted[np.searchsorted(pair_keys, doc * n_r + ref)]
+    doc_lengths = np.array([len(x) for x in pieces[:n_d]], dtype=np.int64)
+    norm_starts = np.zeros(n_d + 1, dtype=np.int64)
+    np.cumsum(doc_lengths + 1, out=norm_starts[1:])
+    boiler = np.zeros(int(norm_starts[-1]) + 1, dtype=np.int64)
+    for d, mask in enumerate(boiler_masks):
+        boiler[norm_starts[d] + 1 : norm_starts[d] + 1 + len(mask)] = mask
+    boiler_prefix = np.cumsum(boiler)
+    # boiler_prefix[base + x] = boilerplate bytes of the document before offset x
+    out = _chains(
+        doc, ref, p, q, length, gaps, boiler_prefix, norm_starts, np.int64(params.min_span)
+    )
+    result = dict(zip(names, out))
+    order = np.lexsort((result["ref"], result["start"], result["doc"]))
+    return {name: values[order] for name, values in result.items()}
+
+
+# ---------------------------------------------------------------------------
+# Measures and labels
+# ---------------------------------------------------------------------------
+
+
+def covered_bytes(starts, ends) -> int:
+    """Bytes in the union of the ranges ``[starts[i], ends[i])``."""
+    if len(starts) == 0:
+        return 0
+    order = np.argsort(starts, kind="stable")
+    total = 0
+    current_start, current_end = int(starts[order[0]]), int(ends[order[0]])
+    for i in order[1:]:
+        s, e = int(starts[i]), int(ends[i])
+        if s > current_end:
+            total += current_end - current_start
+            current_start, current_end = s, e
+        else:
+            current_end = max(current_end, e)
+    return total + current_end - current_start
+
+
+def label_for(
+    cov_doc: float,
+    cov_ref: float,
+    has_evidence: bool,
+    params: ProvenanceParams,
+    verified: bool = False,
+) -> str:
+    """The label rule of the module docstring (step 8)."""
+    if cov_ref >= params.cover_threshold:
+        return "verbatim_copy" if cov_doc >= params.cover_threshold else "contains_output"
+    if has_evidence and (
+        cov_doc >= params.partial_threshold or cov_ref >= params.partial_threshold
+    ):
+        return "partial_derivative"
+    if verified:
+        return "partial_derivative"
+    return "none"
+
+
+def empty_flags() -> pa.Table:
+    return FLAGS_SCHEMA.empty_table()
+
+
+def flags_table(rows: list[dict]) -> pa.Table:
+    """The flags table from row dicts (keys = FLAGS_SCHEMA names)."""
+    return pa.Table.from_pylist(rows, schema=FLAGS_SCHEMA)
+
+
+# ---------------------------------------------------------------------------
+# Cluster roll-ups
+# ---------------------------------------------------------------------------
+
+
+def _check_aligned(clusters: pa.Table, flags: pa.Table) -> None:
+    for name in ("doc_id", "cluster_id", "keep"):
+        if name not in clusters.column_names:
+            raise ValueError(
+                f"clusters lacks column {name!r} (columns: {clusters.column_names}); "
+                "pass the clusters.parquet table"
+            )
+    for name in ("doc_id", "label", "cov_doc", "cov_ref", "ref_ids"):
+        if name not in flags.column_names:
+            raise ValueError(
+                f"flags lacks column {name!r} (columns: {flags.column_names}); "
+                "pass the flags.parquet table"
+            )
+    if clusters.num_rows != flags.num_rows:
+        raise ValueError(
+            f"clusters has {clusters.num_rows} rows but flags has {flags.num_rows}; "
+            "both must hold the same documents in the same (input) order"
+        )
+    if not clusters.column("doc_id").equals(flags.column("doc_id")):
+        raise ValueError(
+            "clusters and flags list different doc_id values row by row; run `flag` on "
+            "the same inputs as `dedup` (same order, same --id-column)"
+        )
+
+
+def cluster_flags(clusters: pa.Table, flags: pa.Table) -> pa.Table:
+    """Provenance per near-duplicate cluster.
+
+    Args:
+        clusters: the ``clusters.parquet`` table (doc_id, cluster_id, cluster_size,
+            keep), one row per document.
+        flags: the ``flags.parquet`` table, rows aligned with ``clusters``.
+
+    Returns:
+        One row per cluster, ordered by ``cluster_id``:
+
+        - ``cluster_id`` int64;
+        - ``label`` string: the strongest member label (verbatim_copy >
+          contains_output > partial_derivative > none);
+        - ``provenance_score`` float64 in [0, 1]: the largest, over flagged members,
+          of ``max(cov_doc, cov_ref)`` (how much of a member is explained by a
+          reference, or of a reference by a member); 0 when no member is flagged;
+        - ``frac_members_flagged`` float64: flagged members / members;
+        - ``ref_ids`` list<string>: the union of the flagged members' ``ref_ids``,
+          sorted;
+        - ``origin_doc_id`` string, nullable: the reference id when every flagged
+          member's best reference (first of its ``ref_ids``) is that same reference.
+
+    Only the members' own flags are read: no member is marked flagged here.
+    """
+    _check_aligned(clusters, flags)
+    cluster_id = np.asarray(clusters.column("cluster_id").to_numpy(), dtype=np.int64)
+    labels = flags.column("label").to_pylist()
+    cov_doc = np.nan_to_num(flags.column("cov_doc").to_numpy(zero_copy_only=False))
+    cov_ref = np.nan_to_num(flags.column("cov_ref").to_numpy(zero_copy_only=False))
+    ref_ids = flags.column("ref_ids").to_pylist()
+    unique_ids, inverse = np.unique(cluster_id, return_inverse=True)
+    n_clusters = len(unique_ids)
+    best_rank = np.full(n_clusters, LABEL_RANK["none"], dtype=np.int64)
+    score = np.zeros(n_clusters, dtype=np.float64)
+    members = np.bincount(inverse, minlength=n_clusters)
+    flagged = np.zeros(n_clusters, dtype=np.int64)
+    refs: list[set[str]] = [set() for _ in range(n_clusters)]
+    origins: list[set[str]] = [set() for _ in range(n_clusters)]
+    for i, label in enumerate(labels):
+        c = inverse[i]
+        rank = LABEL_RANK.get(label)
+        if rank is None:
+            raise ValueError(f"flags row {i} has label {label!r}; expected one of {LABELS}")
+        best_rank[c] = min(best_rank[c], rank)
+        if label == "none":
+            continue
+        flagged[c] += 1
+        score[c] = max(score[c], float(min(1.0, max(cov_doc[i], cov_ref[i]))))
+        ids = ref_ids[i] or []
+        refs[c].update(ids)
+        origins[c].add(ids[0] if ids else "")
+    origin = [next(iter(o)) if len(o) == 1 and next(iter(o)) != "" else None for o in origins]
+    return pa.Table.from_arrays(
+        [
+            pa.array(unique_ids, type=pa.int64()),
+            pa.array([LABELS[r] for r in best_rank], type=pa.string()),
+            pa.array(score, type=pa.float64()),
+            pa.array(flagged / np.maximum(members, 1), type=pa.float64()),
+            pa.array([sorted(s) for s in refs], type=pa.list_(pa.string())),
+            pa.array(origin, type=pa.string()),
+        ],
+        schema=CLUSTER_FLAGS_SCHEMA,
+    )
+
+
+def prefer_unflagged_keep(clusters: pa.Table, flags: pa.Table) -> pa.Table:
+    """``clusters`` with ``keep`` moved to an unflagged member where one exists.
+
+    In each cluster whose kept member is flagged (label != none) and which has an
+    unflagged member, the unflagged member with the lowest input position (row) is
+    kept instead; clusters whose members are all flagged keep their original choice,
+    and clusters whose kept member is unflagged are unchanged. Exactly one ``keep``
+    per cluster is preserved. Other columns are returned as they are.
+    """
+    _check_aligned(clusters, flags)
+    cluster_id = np.asarray(clusters.column("cluster_id").to_numpy(), dtype=np.int64)
+    keep = np.asarray(clusters.column("keep").to_numpy(zero_copy_only=False), dtype=bool)
+    flagged = np.asarray(pc.not_equal(flags.column("label"), "none").to_numpy(zero_copy_only=False))
+    flagged = flagged.astype(bool)
+    n = len(cluster_id)
+    new_keep = keep.copy()
+    positions = np.arange(n)
+    # first unflagged member (lowest row) per cluster
+    unflagged = positions[~flagged]
+    first_unflagged: dict[int, int] = {}
+    for i in unflagged.tolist():
+        first_unflagged.setdefault(int(cluster_id[i]), i)
+    for i in np.flatnonzero(keep & flagged).tolist():
+        target = first_unflagged.get(int(cluster_id[i]))
+        if target is not None:
+            new_keep[i] = False
+            new_keep[target] = True
+    index = clusters.column_names.index("keep")
+    return clusters.set_column(index, "keep", pa.array(new_keep, type=pa.bool_()))
