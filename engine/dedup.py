@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 from engine.cluster import session
 from engine.deduped_writer import write_kept
 from engine.inputs import InputPart, ReadReport, parse_size, plan_parts, read_part
+from engine.memory import peak_rss_mib
 from engine.near_dup import choose_kept, partition_signatures
 from engine.params import DedupParams
 from engine.progress import Progress, prefetch
@@ -130,6 +131,7 @@ def signature_task(
         "documents": int(sum(len(r) for r in rows)),
         "bytes": int(sum(int(b.sum()) for b in n_bytes)),
         "seconds": round(time.perf_counter() - started, 4),
+        "peak_rss_mib": peak_rss_mib(),
         "report": report.to_dict(),
     }
     write_signature_file(
@@ -512,6 +514,17 @@ def _summary(
         },
         "read": report.to_dict(),
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
+        "memory": {
+            "task_peak_rss_mib": max(
+                [
+                    r.get("peak_rss_mib", 0.0)
+                    for rs in [results, *stage_results.values()]
+                    for r in rs
+                ]
+                or [0.0]
+            ),
+            "driver_peak_rss_mib": peak_rss_mib(),
+        },
         "deduped_files": deduped_files,
         "versions": _versions(),
     }

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from engine.memory import peak_rss_mib
 from engine.params import DedupParams
 from engine.storage import (
     fixed_list,
@@ -114,7 +115,11 @@ def shuffle_map_task(
                 }
             ),
         )
-    result = {"records": int(len(flat_keys)), "seconds": round(time.perf_counter() - started, 4)}
+    result = {
+        "records": int(len(flat_keys)),
+        "seconds": round(time.perf_counter() - started, 4),
+        "peak_rss_mib": peak_rss_mib(),
+    }
     write_json_atomic(out / "_DONE.json", {"fingerprint": stage_fingerprint, "result": result})
     return {"reused": False, **result}
 
@@ -163,6 +168,7 @@ def shuffle_reduce_task(
         "records": int(table.num_rows),
         "edges": int(len(edges)),
         "seconds": round(time.perf_counter() - started, 4),
+        "peak_rss_mib": peak_rss_mib(),
     }
     write_json_atomic(stats_path, result)
     return {"reused": False, **result}

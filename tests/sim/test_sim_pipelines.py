@@ -1,0 +1,45 @@
+"""Whole pipelines on the CUDA backend (simulator or device) equal the cpu backend."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import engine
+from engine.substr_files import substr
+
+warnings.simplefilter("ignore", RuntimeWarning)
+
+BASE = "the committee approved the annual budget after a long debate about schools and roads"
+
+
+def _corpus(tmp_path):
+    texts = [
+        BASE,
+        BASE.replace("long", "lengthy"),
+        "a completely unrelated note on gardening, tomatoes and spring rain",
+        "",
+        BASE + " again",
+        "日本語の文章 と English が 混在 する 文書",
+    ]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts))
+    return path
+
+
+def test_dedup_cuda_equals_cpu(tmp_path):
+    path = _corpus(tmp_path)
+    params = dict(num_perm=16, ngram=2, threshold=0.5, progress=False, scheduler="threads")
+    cpu = engine.dedup([str(path)], backend="cpu", **params)
+    gpu = engine.dedup([str(path)], backend="cuda", **params)
+    assert gpu.clusters.equals(cpu.clusters)
+    assert cpu.clusters.column("cluster_id").to_pylist()[:2] == [0, 0]
+
+
+def test_substr_cuda_equals_cpu(tmp_path):
+    path = _corpus(tmp_path)
+    params = dict(min_span=20, progress=False, scheduler="threads")
+    cpu = substr([str(path)], backend="cpu", **params)
+    gpu = substr([str(path)], backend="cuda", **params)
+    assert gpu.spans.equals(cpu.spans)
+    assert cpu.spans.num_rows > 0
