@@ -289,7 +289,8 @@ def candidate_edges(
     if n_docs >= 2:
         for j in range(bands):
             keys = xp.ascontiguousarray(band_keys[:, j])
-            order = xp.lexsort(xp.stack([doc_index, keys]))  # by key, then document index
+            # by key, then document index; one dtype (uint64: int64 would promote to float)
+            order = xp.lexsort(xp.stack([doc_index.astype(np.uint64), keys]))
             sorted_keys = keys[order]
             is_head = xp.empty(n_docs, dtype=np.bool_)
             is_head[0] = True
@@ -340,8 +341,11 @@ def record_edges(
     if m < 2:
         empty = xp.zeros(0, dtype=np.int64)
         return empty, empty.copy(), stats
-    bands = xp.asarray(bands).astype(np.int64)
-    order = xp.lexsort(xp.stack([xp.asarray(docs), xp.asarray(keys), bands]))
+    docs = xp.asarray(docs)
+    keys = xp.asarray(keys)
+    bands = xp.asarray(bands)
+    # by (band, key, doc); stacked as uint64 (mixing int64 and uint64 would give float64)
+    order = xp.lexsort(xp.stack([docs.astype(np.uint64), keys, bands.astype(np.uint64)]))
     sorted_keys = keys[order]
     sorted_bands = bands[order]
     is_head = xp.empty(m, dtype=np.bool_)
@@ -356,6 +360,5 @@ def record_edges(
         backend,
         stats,
     )
-    d_docs = xp.asarray(docs)
-    src, dst = _dedupe_edges([d_docs[src]], [d_docs[dst]], xp)
+    src, dst = _dedupe_edges([docs[src]], [docs[dst]], xp)
     return src, dst, stats

@@ -148,3 +148,19 @@ def test_record_edges_equal_in_memory_edges(seed, shuffle_seed):
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
     assert got[2] == want[2]
+
+
+def test_keys_differing_only_in_low_bits_stay_in_separate_exact_buckets():
+    from kernels.lsh import record_edges
+
+    rng = np.random.default_rng(11)
+    sig = rng.integers(0, 2**32, size=(3, 8), dtype=np.uint32)
+    sig[2] = sig[0]
+    # equal as float64, different as uint64: a float sort would interleave the buckets
+    keys = np.array([[2**63 + 1], [2**63 + 2], [2**63 + 1]], dtype=np.uint64)
+    src, dst, _ = candidate_edges(keys, sig, threshold=0.9, backend="cpu")
+    assert list(zip(src.tolist(), dst.tolist())) == [(0, 2)]
+    src, dst, _ = record_edges(
+        np.zeros(3, np.int16), keys[:, 0], np.arange(3), sig, threshold=0.9, backend="cpu"
+    )
+    assert list(zip(src.tolist(), dst.tolist())) == [(0, 2)]
