@@ -1,0 +1,639 @@
+"""Exact repeated substrings across shards: winnowed fingerprints, groups, exact spans.
+
+:mod:`engine.substr_files` is exact within a shard (one suffix array per shard). This
+module gives the result of one suffix array over the *whole* corpus without building
+it: documents that can share a substring of ``min_span`` bytes are found first with
+winnowed fingerprints, then the exact machinery (:func:`engine.substr.
+repeated_spans_arrays`) runs on each such group of documents.
+
+Stages (each a set of plain functions run by one :class:`engine.cluster.Runner`, the
+caller's or a :func:`engine.cluster.session` of its own; every file is written to a
+temporary name and renamed):
+
+1. **Fingerprints** (a task per input part). For each document (its UTF-8 bytes) hash
+   every k-gram (``k = min(k, min_span)`` bytes) and select winnowing fingerprints
+   with window ``w = min_span - k + 1`` (rightmost minimal hash; :mod:`kernels.winnow`).
+   The distinct (fingerprint uint64, document) pairs go to ``n_ranges`` files by
+   fingerprint value: ``work/fingerprints/map-NNNNN/range-RRRR.npy`` (structured
+   ``fingerprint <u8, doc <i8``, doc = row within the part). Per document the task
+   also writes ``map-NNNNN/docs.npy`` (``n_bytes <i8``: UTF-8 bytes, ``self_repeat ?``:
+   a fingerprint value selected at two positions of the document).
+2. **Reduce** (a task per range). Read the range from every map, turn part rows into
+   global document indices (position over all inputs in order; a part's first index is
+   the running sum of the documents of the parts before it), sort by (fingerprint,
+   doc) and emit *star* edges: the first document of each fingerprint group to each of
+   the others, never all pairs. The edges are then reduced to a spanning forest of the
+   same connectivity (at most ``documents in the range - 1`` edges however much
+   boilerplate there is) and written to ``work/edges/range-RRRR.npy`` (int64 (e, 2)).
+3. **Groups** (driver). Connected components of all edges
+   (:func:`kernels.union_find.connected_components`, CPU). A document is *processed*
+   when its component has >= 2 documents, or when it is alone and ``self_repeat``.
+   Whole components are packed, in order of their smallest document, into batches of
+   about ``options.shard_size`` bytes (a component starting in batch b's byte range
+   belongs to batch b, so a batch holds at most ``shard_size`` + one component; a
+   component larger than that is one batch, processed whole: ``largest_group_bytes``).
+4. **Texts** (a task per part holding processed documents): the part is read again
+   and its processed documents are written to ``work/group-texts/part-NNNNN.arrow``
+   sorted by (batch, doc).
+5. **Spans** (a task per batch): the batch's documents, in global order, go through
+   :func:`engine.substr.repeated_spans_arrays` with the same ``min_span`` and ``keep``;
+   rows are written to ``work/group-spans/batch-BBBBB.arrow``. The driver sorts all
+   rows by (global document index, start).
+
+Why this equals one suffix array over the whole corpus (proof sketch):
+
+- *Shared substring => shared fingerprint.* Let documents A and B (or two offsets of
+  one document) share a substring S with ``len(S) >= min_span = w + k - 1``. Its first
+  ``min_span`` bytes hold exactly ``w`` k-grams, one winnowing window, whose hashes are
+  the same in A and B. The selected position in a window depends only on those ``w``
+  values (rightmost minimum), so A and B both select the same hash value h. (Within
+  one document the two occurrences select h at two different positions, hence
+  ``self_repeat``.) Hash collisions only add candidate pairs, never remove one.
+- *Shared fingerprint => same star => same component.* The reduce of h's range sees
+  (h, A) and (h, B) and links both to the first document of h's group; the spanning
+  forest keeps that connectivity, so A and B end in one component.
+- *Same result per window.* :func:`engine.substr.repeated_spans_arrays` marks window
+  ``[p, p + min_span)`` from the set of all its occurrences (ordered by document, then
+  offset). Every document holding an occurrence shares that substring with every
+  other one, so all of them are in the same component, and they keep their relative
+  order because a batch lists its documents in global order. The occurrence set, its
+  first and second members, hence every mark and source, are exactly those of the
+  whole-corpus call; merging and UTF-8 snapping look at one document only. So each
+  document gets the same rows, with sources in the same documents. ``keep="first"``
+  keeps the lowest (document, offset) occurrence: it is in the component.
+- *Batching several components into one call is safe*: documents of different
+  components share no fingerprint, hence no substring of ``min_span`` bytes, so no
+  window of one component occurs in another and adding them changes no occurrence set.
+- *Skipped documents have no rows*: a document alone in its component shares no
+  ``min_span`` substring with any other; without ``self_repeat`` it repeats none inside
+  itself either (documents shorter than ``min_span`` bytes have no window at all).
+
+Memory: the driver holds 17 bytes per document (labels, sizes, flags) plus the forest
+edges (at most ``n_ranges * documents`` in theory, about the number of documents with a
+shared fingerprint in practice); a reduce holds one range (16 bytes per fingerprint);
+a spans task holds its batch (about 20 bytes per byte for the suffix array and LCP).
+The stage folders are cleared at the start and removed at the end (``group-texts``
+holds a copy of every processed document): this path recomputes, it does not resume.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from engine.cluster import Runner, session
+from engine.inputs import InputPart, ReadReport, read_part
+from engine.progress import Progress
+from engine.storage import write_bytes_atomic
+from engine.substr import KEEP_RULES, SPANS_SCHEMA, repeated_spans_arrays
+from engine.substr_files import SubstrOptions
+from kernels.backend import resolve_backend
+from kernels.union_find import connected_components
+from kernels.winnow import fingerprint_ranges, winnow_documents
+
+log = logging.getLogger("ouroboros")
+
+FINGERPRINT_DTYPE = np.dtype([("fingerprint", "<u8"), ("doc", "<i8")])
+DOC_DTYPE = np.dtype([("n_bytes", "<i8"), ("self_repeat", "?")])
+STAGE_DIRS = ("fingerprints", "edges", "group-texts", "group-spans")
+RANGE_TARGET_BYTES = 64 * 2**20  # fingerprint bytes per range file set, for the default
+MAX_DEFAULT_RANGES = 1024
+
+_TEXTS_SCHEMA = pa.schema(
+    [
+        ("batch", pa.int64()),
+        ("doc", pa.int64()),
+        ("doc_id", pa.string()),
+        ("text", pa.large_binary()),
+    ]
+)
+_BATCH_SPANS_SCHEMA = pa.schema([("doc_index", pa.int64()), *SPANS_SCHEMA])
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _map_dir(work: Path, map_index: int) -> Path:
+    return work / "fingerprints" / f"map-{map_index:05d}"
+
+
+def _range_file(work: Path, map_index: int, range_index: int) -> Path:
+    return _map_dir(work, map_index) / f"range-{range_index:04d}.npy"
+
+
+def _docs_file(work: Path, map_index: int) -> Path:
+    return _map_dir(work, map_index) / "docs.npy"
+
+
+def _edges_file(work: Path, range_index: int) -> Path:
+    return work / "edges" / f"range-{range_index:04d}.npy"
+
+
+def _texts_file(work: Path, map_index: int) -> Path:
+    return work / "group-texts" / f"part-{map_index:05d}.arrow"
+
+
+def _batch_spans_file(work: Path, batch_index: int) -> Path:
+    return work / "group-spans" / f"batch-{batch_index:05d}.arrow"
+
+
+def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def _write_arrow_atomic(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
+    with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def _read_arrow(path: Path) -> pa.Table:
+    return ipc.open_file(pa.memory_map(str(path))).read_all()
+
+
+def _packed_texts(column: pa.ChunkedArray):
+    """Yield (data uint8 (bytes,), offsets int64 (n + 1,)) per chunk, zero-copy."""
+    for chunk in column.chunks:
+        chunk = chunk.cast(pa.large_binary())
+        buffers = chunk.buffers()
+        offsets = np.frombuffer(buffers[1], dtype=np.int64)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
+        if buffers[2] is None:
+            data = np.zeros(0, dtype=np.uint8)
+        else:
+            data = np.frombuffer(buffers[2], dtype=np.uint8)
+        yield data, offsets
+
+
+def _read(part: InputPart, options: SubstrOptions, report: ReadReport):
+    return read_part(
+        part,
+        text_column=options.text_column,
+        id_column=options.id_column,
+        strict=options.strict,
+        report=report,
+    )
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def fingerprint_task(
+    map_index: int,
+    part: InputPart,
+    options: SubstrOptions,
+    k: int,
+    w: int,
+    n_ranges: int,
+    work: str,
+) -> dict:
+    """Stage 1 for one part: winnowed fingerprints split into ``n_ranges`` files.
+
+    Returns:
+        ``documents``, ``bytes`` (UTF-8), ``fingerprints`` (distinct per document),
+        ``report`` (the part's :class:`ReadReport` as a dict).
+    """
+    work_dir = Path(work)
+    report = ReadReport()
+    fingerprint_chunks: list[np.ndarray] = []
+    doc_chunks: list[np.ndarray] = []
+    n_bytes_chunks: list[np.ndarray] = []
+    repeat_chunks: list[np.ndarray] = []
+    n_docs = 0
+    for table in _read(part, options, report):
+        for data, offsets in _packed_texts(table.column("text")):
+            fingerprints, doc, self_repeat = winnow_documents(data, offsets, k, w)
+            fingerprint_chunks.append(fingerprints)
+            doc_chunks.append(doc + n_docs)
+            n_bytes_chunks.append(np.diff(offsets))
+            repeat_chunks.append(self_repeat)
+            n_docs += len(offsets) - 1
+    fingerprints = np.concatenate(fingerprint_chunks) if fingerprint_chunks else np.zeros(0, "<u8")
+    docs = np.concatenate(doc_chunks) if doc_chunks else np.zeros(0, "<i8")
+    ranges = fingerprint_ranges(fingerprints, n_ranges)
+    order = np.argsort(ranges, kind="stable")
+    bounds = np.searchsorted(ranges[order], np.arange(n_ranges + 1))
+    for r in range(n_ranges):
+        lo, hi = int(bounds[r]), int(bounds[r + 1])
+        if hi > lo:
+            records = np.empty(hi - lo, dtype=FINGERPRINT_DTYPE)
+            records["fingerprint"] = fingerprints[order[lo:hi]]
+            records["doc"] = docs[order[lo:hi]]
+            _save_npy_atomic(_range_file(work_dir, map_index, r), records)
+    doc_info = np.empty(n_docs, dtype=DOC_DTYPE)
+    doc_info["n_bytes"] = np.concatenate(n_bytes_chunks) if n_bytes_chunks else 0
+    doc_info["self_repeat"] = np.concatenate(repeat_chunks) if repeat_chunks else False
+    _save_npy_atomic(_docs_file(work_dir, map_index), doc_info)
+    return {
+        "documents": n_docs,
+        "bytes": int(doc_info["n_bytes"].sum()),
+        "fingerprints": int(fingerprints.shape[0]),
+        "report": report.to_dict(),
+    }
+
+
+def star_edges(fingerprints: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Star edges of fingerprint groups: the first document of a group to each other one.
+
+    Args:
+        fingerprints: (m,) uint64; docs: (m,) int64 global document indices.
+
+    Returns:
+        src, dst: (e,) int64, ``e = m - number of distinct fingerprints``; ``src`` is the
+        smallest document holding the fingerprint.
+    """
+    order = np.lexsort((docs, fingerprints))
+    fingerprints = fingerprints[order]
+    docs = docs[order]
+    is_head = np.ones(fingerprints.shape[0], dtype=np.bool_)
+    is_head[1:] = fingerprints[1:] != fingerprints[:-1]
+    head_doc = docs[is_head][np.cumsum(is_head) - 1]
+    return head_doc[~is_head], docs[~is_head]
+
+
+def spanning_forest(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Edges (e', 2) int64 with the connectivity of (src, dst): each node to its minimum.
+
+    ``e'`` is the number of nodes touched minus the number of components.
+    """
+    if src.shape[0] == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    nodes = np.unique(np.concatenate([src, dst]))
+    labels = connected_components(
+        nodes.shape[0], np.searchsorted(nodes, src), np.searchsorted(nodes, dst), backend="cpu"
+    )
+    linked = labels != np.arange(nodes.shape[0])
+    return np.stack([nodes[labels[linked]], nodes[linked]], axis=1)
+
+
+def reduce_task(range_index: int, map_offsets: np.ndarray, work: str) -> dict:
+    """Stage 2 for one fingerprint range: star edges, reduced to a spanning forest.
+
+    Args:
+        map_offsets: (n_maps,) int64 global index of each part's first document.
+
+    Returns:
+        ``fingerprints`` (pairs read), ``star_edges``, ``edges`` (forest edges written).
+    """
+    work_dir = Path(work)
+    fingerprint_chunks, doc_chunks = [], []
+    for map_index, offset in enumerate(map_offsets.tolist()):
+        path = _range_file(work_dir, map_index, range_index)
+        if path.exists():
+            records = np.load(path, allow_pickle=False)
+            fingerprint_chunks.append(records["fingerprint"])
+            doc_chunks.append(records["doc"] + offset)
+    if not fingerprint_chunks:
+        return {"fingerprints": 0, "star_edges": 0, "edges": 0}
+    src, dst = star_edges(np.concatenate(fingerprint_chunks), np.concatenate(doc_chunks))
+    forest = spanning_forest(src, dst)
+    if forest.shape[0]:
+        _save_npy_atomic(_edges_file(work_dir, range_index), forest)
+    return {
+        "fingerprints": int(sum(c.shape[0] for c in fingerprint_chunks)),
+        "star_edges": int(src.shape[0]),
+        "edges": int(forest.shape[0]),
+    }
+
+
+def texts_task(
+    map_index: int,
+    part: InputPart,
+    first_doc: int,
+    batch_of_row: np.ndarray,
+    options: SubstrOptions,
+    work: str,
+) -> dict:
+    """Stage 4 for one part: its processed documents, sorted by (batch, doc), to a file.
+
+    Args:
+        first_doc: global index of the part's first document.
+        batch_of_row: (documents in part,) int64 batch of each document, -1 = skipped.
+    """
+    report = ReadReport()  # counted in stage 1 already
+    pieces: list[pa.Table] = []
+    row = 0
+    for table in _read(part, options, report):
+        n = table.num_rows
+        batch = batch_of_row[row : row + n]
+        if batch.shape[0] != n:
+            raise RuntimeError(
+                f"{part.path}: more documents on the second read than on the first; "
+                "the input changed while it was being processed: rerun"
+            )
+        rows = np.flatnonzero(batch >= 0)
+        if rows.shape[0]:
+            picked = table.take(pa.array(rows))
+            pieces.append(
+                pa.Table.from_arrays(
+                    [
+                        pa.array(batch[rows], type=pa.int64()),
+                        pa.array(first_doc + row + rows, type=pa.int64()),
+                        picked.column("doc_id").cast(pa.string()),
+                        picked.column("text").cast(pa.large_binary()),
+                    ],
+                    schema=_TEXTS_SCHEMA,
+                )
+            )
+        row += n
+    if row != batch_of_row.shape[0]:
+        raise RuntimeError(
+            f"{part.path}: {row} documents on the second read, {batch_of_row.shape[0]} on "
+            "the first; the input changed while it was being processed: rerun"
+        )
+    table = pa.concat_tables(pieces) if pieces else _TEXTS_SCHEMA.empty_table()
+    table = table.sort_by([("batch", "ascending"), ("doc", "ascending")])
+    _write_arrow_atomic(_texts_file(Path(work), map_index), table)
+    return {"documents": table.num_rows}
+
+
+def spans_task(
+    batch_index: int, map_indices: list[int], options: SubstrOptions, backend: str, work: str
+) -> dict:
+    """Stage 5 for one batch: exact spans over its documents (global order)."""
+    work_dir = Path(work)
+    pieces = []
+    for map_index in map_indices:  # ascending: parts in input order
+        table = _read_arrow(_texts_file(work_dir, map_index))
+        batch = table.column("batch").to_numpy()
+        lo, hi = np.searchsorted(batch, [batch_index, batch_index + 1])
+        pieces.append(table.slice(int(lo), int(hi - lo)))
+    table = pa.concat_tables(pieces)
+    docs = table.column("doc").to_numpy()
+    ids = table.column("doc_id").combine_chunks()
+    spans = repeated_spans_arrays(
+        table.column("text"), min_span=options.min_span, keep=options.keep, backend=backend
+    )
+    out = pa.Table.from_arrays(
+        [
+            pa.array(docs[spans["doc_index"]], type=pa.int64()),
+            ids.take(pa.array(spans["doc_index"])),
+            pa.array(spans["start"], type=pa.int64()),
+            pa.array(spans["end"], type=pa.int64()),
+            ids.take(pa.array(spans["source_doc_index"])),
+            pa.array(spans["source_start"], type=pa.int64()),
+        ],
+        schema=_BATCH_SPANS_SCHEMA,
+    )
+    _write_arrow_atomic(_batch_spans_file(work_dir, batch_index), out)
+    return {"documents": table.num_rows, "spans": out.num_rows}
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def plan_batches(
+    labels: np.ndarray, n_bytes: np.ndarray, self_repeat: np.ndarray, budget_bytes: int
+) -> tuple[np.ndarray, dict]:
+    """Which batch each document goes to (-1: skipped), whole components per batch.
+
+    Args:
+        labels: (n_docs,) int64 component label (its smallest document).
+        n_bytes: (n_docs,) int64 UTF-8 bytes per document.
+        self_repeat: (n_docs,) bool.
+        budget_bytes: target bytes per batch.
+
+    Returns:
+        batch_of_doc: (n_docs,) int64, batches numbered 0.. in order of their first
+        component; counts ``groups`` (components of >= 2 documents),
+        ``documents_in_groups``, ``singletons_checked``, ``largest_group_bytes`` (over
+        every processed component), ``groups_over_budget``, ``batches``.
+    """
+    n_docs = labels.shape[0]
+    batch_of_doc = np.full(n_docs, -1, dtype=np.int64)
+    sizes = np.bincount(labels, minlength=n_docs)
+    in_group = sizes[labels] >= 2
+    processed = np.flatnonzero(in_group | self_repeat)
+    counts = {
+        "groups": int(np.count_nonzero(sizes >= 2)),
+        "documents_in_groups": int(np.count_nonzero(in_group)),
+        "singletons_checked": int(np.count_nonzero(self_repeat & ~in_group)),
+        "largest_group_bytes": 0,
+        "groups_over_budget": 0,
+        "batches": 0,
+    }
+    if processed.shape[0] == 0:
+        return batch_of_doc, counts
+    order = processed[np.argsort(labels[processed], kind="stable")]
+    sorted_labels = labels[order]
+    group_labels, group_first = np.unique(sorted_labels, return_index=True)
+    group_bytes = np.add.reduceat(n_bytes[order], group_first)
+    group_start = np.cumsum(group_bytes) - group_bytes
+    _, group_batch = np.unique(group_start // max(int(budget_bytes), 1), return_inverse=True)
+    batch_of_doc[order] = group_batch.reshape(-1)[np.searchsorted(group_labels, sorted_labels)]
+    counts["largest_group_bytes"] = int(group_bytes.max())
+    counts["groups_over_budget"] = int(np.count_nonzero(group_bytes > budget_bytes))
+    counts["batches"] = int(group_batch.max()) + 1
+    return batch_of_doc, counts
+
+
+def default_ranges(parts: list[InputPart], min_span: int, k: int) -> int:
+    """Ranges for about 64 MiB of fingerprint pairs each (16 bytes per pair, density
+    about 2 / (w + 1) per input byte), between 1 and 1024."""
+    w = min_span - k + 1
+    expected = 16 * 2 * sum(p.size_bytes for p in parts) / (w + 1)
+    return int(min(MAX_DEFAULT_RANGES, max(1, -(-expected // RANGE_TARGET_BYTES))))
+
+
+def _check_int(name: str, value, low: int, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}; {hint}")
+    return int(value)
+
+
+def _extend(progress: Progress | None, n: int) -> None:
+    if progress is not None:
+        progress.total += n
+
+
+def substr_across_shards(
+    parts: list[InputPart],
+    *,
+    options: SubstrOptions,
+    backend: str,
+    work: Path,
+    scheduler: str,
+    workers: int | None,
+    n_ranges: int | None = None,
+    k: int = 32,
+    progress: Progress | None = None,
+    runner: Runner | None = None,
+) -> tuple[pa.Table, dict]:
+    """Repeated spans of the whole corpus, exact across parts and shards.
+
+    Equal, row for row, to :func:`engine.substr.repeated_spans` over all documents of
+    ``parts`` in one call (see the module docstring for the method and the proof).
+
+    Args:
+        parts: input parts in input order (:func:`engine.inputs.plan_parts`).
+        options: ``min_span``, ``keep``, ``text_column``, ``id_column``, ``strict``;
+            ``shard_size`` is the byte budget of one exact call (a larger group of
+            documents is still processed in one call and counted).
+        backend: "cpu", "cuda" or "auto", for the exact suffix-array stage (the
+            fingerprints and components run on the CPU).
+        work: folder for the stage files (its subfolders ``fingerprints``, ``edges``,
+            ``group-texts``, ``group-spans`` are cleared first and removed at the end).
+        scheduler, workers: as for :func:`engine.cluster.session`; used only when no
+            ``runner`` is given (then one session serves all stages).
+        n_ranges: fingerprint ranges (reduce tasks); None: about 64 MiB of pairs each.
+        k: k-gram length in bytes; ``min(k, min_span)`` is used.
+        progress: ticked once per task of every stage; its ``total`` is raised as the
+            stages are planned.
+        runner: the caller's :class:`engine.cluster.Runner` (one Dask session per run).
+
+    Returns:
+        spans: ``SPANS_SCHEMA`` table ordered by (global document index, start).
+        counts: ``documents``, ``bytes`` (UTF-8), ``fingerprints`` ((fingerprint,
+        document) pairs), ``star_edges``, ``edges`` (forest edges), ``groups``,
+        ``documents_in_groups``, ``singletons_checked``, ``largest_group_bytes``,
+        ``groups_over_budget``, ``batches``, ``ranges``, ``k``, ``w``, ``spans``,
+        ``timings_s`` and ``report`` (the merged :class:`ReadReport` as a dict).
+
+    Example:
+        >>> spans, counts = substr_across_shards(
+        ...     plan_parts(["corpus/"], parse_size("64MB")), options=SubstrOptions(),
+        ...     backend="cpu", work=Path("out/_work"), scheduler="threads", workers=4)
+    """
+    k = _check_int("k", k, 1, "e.g. k=32 (bytes per hashed k-gram)")
+    if n_ranges is not None:
+        n_ranges = _check_int("n_ranges", n_ranges, 1, "or None for the default")
+    min_span = _check_int("options.min_span", options.min_span, 1, "e.g. 100 bytes")
+    if options.keep not in KEEP_RULES:
+        raise ValueError(f"options.keep must be 'first' or 'none', got {options.keep!r}")
+    k = min(k, min_span)
+    w = min_span - k + 1
+    if n_ranges is None:
+        n_ranges = default_ranges(parts, min_span, k)
+    backend = resolve_backend(backend)
+    if runner is None:
+        with session(scheduler, workers) as own_runner:
+            return _across_shards(
+                parts, options, backend, Path(work), k, w, n_ranges, progress, own_runner
+            )
+    return _across_shards(parts, options, backend, Path(work), k, w, n_ranges, progress, runner)
+
+
+def _across_shards(
+    parts: list[InputPart],
+    options: SubstrOptions,
+    backend: str,
+    work: Path,
+    k: int,
+    w: int,
+    n_ranges: int,
+    progress: Progress | None,
+    runner: Runner,
+) -> tuple[pa.Table, dict]:
+    """The body of :func:`substr_across_shards`, with validated parameters."""
+    for name in STAGE_DIRS:
+        shutil.rmtree(work / name, ignore_errors=True)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    _extend(progress, len(parts) + n_ranges)
+    maps = runner.run(
+        fingerprint_task,
+        [(i, part, options, k, w, n_ranges, str(work)) for i, part in enumerate(parts)],
+        progress,
+    )
+    docs_per_map = np.array([m["documents"] for m in maps], dtype=np.int64)
+    map_offsets = np.concatenate([[0], np.cumsum(docs_per_map)]).astype(np.int64)
+    n_docs = int(map_offsets[-1])
+    timings["fingerprints"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    reduces = runner.run(
+        reduce_task, [(r, map_offsets[:-1], str(work)) for r in range(n_ranges)], progress
+    )
+    timings["reduce"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    edge_chunks = [
+        np.load(_edges_file(work, r), allow_pickle=False)
+        for r in range(n_ranges)
+        if reduces[r]["edges"]
+    ]
+    edges = np.concatenate(edge_chunks) if edge_chunks else np.zeros((0, 2), dtype=np.int64)
+    labels = connected_components(n_docs, edges[:, 0], edges[:, 1], backend="cpu")
+    doc_info = (
+        np.concatenate([np.load(_docs_file(work, i)) for i in range(len(parts))])
+        if parts
+        else np.zeros(0, dtype=DOC_DTYPE)
+    )
+    batch_of_doc, group_counts = plan_batches(
+        labels, doc_info["n_bytes"], doc_info["self_repeat"], options.shard_size
+    )
+    timings["groups"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    texts_args = []
+    for i, part in enumerate(parts):
+        rows = batch_of_doc[map_offsets[i] : map_offsets[i + 1]]
+        if (rows >= 0).any():
+            texts_args.append((i, part, int(map_offsets[i]), rows, options, str(work)))
+    _extend(progress, len(texts_args))
+    runner.run(texts_task, texts_args, progress)
+    timings["texts"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    processed = np.flatnonzero(batch_of_doc >= 0)
+    map_of_doc = np.searchsorted(map_offsets, processed, side="right") - 1
+    pairs = np.stack([batch_of_doc[processed], map_of_doc], axis=1)
+    pairs = np.unique(pairs, axis=0) if pairs.shape[0] else pairs
+    n_batches = group_counts["batches"]
+    bounds = np.searchsorted(pairs[:, 0], np.arange(n_batches + 1))
+    spans_args = [
+        (b, pairs[bounds[b] : bounds[b + 1], 1].tolist(), options, backend, str(work))
+        for b in range(n_batches)
+    ]
+    _extend(progress, len(spans_args))
+    runner.run(spans_task, spans_args, progress)
+    tables = [_read_arrow(_batch_spans_file(work, b)) for b in range(n_batches)]
+    spans = pa.concat_tables(tables) if tables else _BATCH_SPANS_SCHEMA.empty_table()
+    spans = spans.sort_by([("doc_index", "ascending"), ("start", "ascending")])
+    spans = spans.select(SPANS_SCHEMA.names).cast(SPANS_SCHEMA).combine_chunks()
+    timings["spans"] = time.perf_counter() - t0
+    del tables
+    for name in STAGE_DIRS:
+        shutil.rmtree(work / name, ignore_errors=True)
+
+    report = ReadReport()
+    for m in maps:
+        report = report.merge(ReadReport.from_dict(m["report"]))
+    counts = {
+        "documents": n_docs,
+        "bytes": int(sum(m["bytes"] for m in maps)),
+        "fingerprints": int(sum(m["fingerprints"] for m in maps)),
+        "star_edges": int(sum(r["star_edges"] for r in reduces)),
+        "edges": int(edges.shape[0]),
+        **group_counts,
+        "ranges": n_ranges,
+        "k": k,
+        "w": w,
+        "spans": spans.num_rows,
+        "timings_s": {name: round(value, 4) for name, value in timings.items()},
+        "report": report.to_dict(),
+    }
+    if group_counts["groups_over_budget"]:
+        log.warning(
+            "%d group(s) of documents exceed the %d-byte budget (largest %d bytes); each "
+            "was processed in one call",
+            group_counts["groups_over_budget"],
+            options.shard_size,
+            group_counts["largest_group_bytes"],
+        )
+    return spans, counts
