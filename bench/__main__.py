@@ -5,6 +5,8 @@ Commands::
     python -m bench prepare-text [...]   # bench.prepare_text: Debian docs -> human_docs.jsonl
     python -m bench corpus [...]         # bench.corpus: planted-duplicate corpora, the sample
     python -m bench minhash [...]        # bench.bench_minhash: Ouroboros vs datasketch
+    python -m bench all [--quick] [--out FILE.md] [--results bench/RESULTS.md]
+                                         # bench.run_all: the whole suite vs CPU baselines
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ COMMANDS = {
     "prepare-text": "bench.prepare_text",
     "corpus": "bench.corpus",
     "minhash": "bench.bench_minhash",
+    "all": "bench.run_all",
 }
 
 
