@@ -10,7 +10,9 @@ Matching, for one batch of documents against a :class:`engine.reference.Referenc
    (Unicode simple mapping), every run of Unicode whitespace (CR, LF, tabs, NBSP, ...)
    becomes one ASCII space (leading and trailing runs are dropped), curly quotes become
    ``'``/``"``, Unicode dashes and the minus sign become ``-``, ``…`` becomes ``...``,
-   format characters (soft hyphen, zero-width joiner, BOM) are dropped. Re-wrapped
+   format characters (soft hyphen, zero-width joiner, BOM) are dropped, and a run of
+   one ASCII punctuation character is cut to 3 (``=====`` rule lines, ``|---|`` table
+   rules: low-complexity text that would only produce junk seeds). Re-wrapped
    lines, CRLF line ends, case and spacing changes therefore disappear. Optionally an
    offset map gives, for every normalized byte, the original byte range
    ``[source_start, source_end)`` of the character it came from, so that normalized
@@ -110,6 +112,8 @@ SEPARATOR = np.uint8(0xFF)
 _SPACE = np.uint8(0x20)
 _NO = np.int64(-1)
 _MAX_OPEN_CHAINS = 8
+_SMALL_GROUP = 8  # suffix-array groups with at most this many reference positions
+_MAX_PUNCT_RUN = 3  # longer runs of one ASCII punctuation character are cut
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,17 @@ def _is_space(cp):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _is_punct(cp):
+    """ASCII punctuation and symbols (not letters, digits or space)."""
+    return (
+        (cp >= 0x21 and cp <= 0x2F)
+        or (cp >= 0x3A and cp <= 0x40)
+        or (cp >= 0x5B and cp <= 0x60)
+        or (cp >= 0x7B and cp <= 0x7E)
+    )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _fold(cp):
     """Quote/dash unification: the ASCII replacement of ``cp``, or -1 to keep it."""
     if cp < 0x2010:
@@ -306,9 +321,12 @@ def _normalize(data, offsets, table, with_map):
         i = first
         space_start = _NO
         space_end = _NO
+        last_cp = _NO
+        run = 0
         while i < end:
             cp, width = _decode(data, i, end)
             if _is_space(cp):
+                last_cp = _NO
                 if space_start < 0:
                     space_start = i
                 space_end = i + width
@@ -326,6 +344,14 @@ def _normalize(data, offsets, table, with_map):
                         source_end[n] = space_end - first
                     n += 1
                 space_start = _NO
+            if cp == last_cp and _is_punct(cp):
+                run += 1
+                if run > _MAX_PUNCT_RUN:
+                    i += width
+                    continue
+            else:
+                run = 1
+            last_cp = cp
             folded = _fold(cp)
             before = n
             if cp == 0x2026:
@@ -500,9 +526,25 @@ def _grow(array, size):
 
 
 @numba.njit(cache=True, nogil=True)
-def _has_pair(pair_keys, key):
-    i = np.searchsorted(pair_keys, key)
-    return i < pair_keys.shape[0] and pair_keys[i] == key
+def _emit(data, starts, n_docs, p, d, q, r, seed_bytes, count, out):
+    """Extend the pair (p, q) to a MEM and append it when it is left-maximal."""
+    q_first = starts[n_docs + r]
+    if p > starts[d] and q > q_first and data[p - 1] == data[q - 1]:
+        return count
+    p_end = starts[d + 1] - 1
+    q_end = starts[n_docs + r + 1] - 1
+    length = seed_bytes
+    while p + length < p_end and q + length < q_end and data[p + length] == data[q + length]:
+        length += 1
+    if count == out[0].shape[0]:
+        for f in range(5):
+            out[f] = _grow(out[f], count + 1)
+    out[0][count] = d
+    out[1][count] = r
+    out[2][count] = p - starts[d]
+    out[3][count] = q - q_first
+    out[4][count] = length
+    return count + 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -512,17 +554,17 @@ def _seeds(data, sa, lcp, owner, starts, n_docs, n_refs, seed_bytes, pair_keys):
     ``owner[p]`` is the packed slot of position p (documents 0..n_docs-1, then
     references), -1 on separators; ``starts`` (n_slots + 1,) slot starts, each slot
     followed by one separator. ``pair_keys`` sorted int64 ``doc * n_refs + ref``.
+    Within a suffix-array group, a document position is only paired with positions of
+    its own candidate references (work and result independent of the batch).
     Returns doc, ref, p, q (slot-local offsets) and length, all int64.
     """
     total = sa.shape[0]
-    out_doc = np.empty(1024, dtype=np.int64)
-    out_ref = np.empty(1024, dtype=np.int64)
-    out_p = np.empty(1024, dtype=np.int64)
-    out_q = np.empty(1024, dtype=np.int64)
-    out_len = np.empty(1024, dtype=np.int64)
+    pair_first = np.searchsorted(pair_keys, np.arange(n_docs + 1) * n_refs)
+    out = [np.empty(1024, dtype=np.int64) for _ in range(5)]
     count = 0
     doc_pos = np.empty(64, dtype=np.int64)
     ref_pos = np.empty(64, dtype=np.int64)
+    ref_slot = np.empty(64, dtype=np.int64)
     j = 0
     while j < total:
         k = j + 1
@@ -544,47 +586,63 @@ def _seeds(data, sa, lcp, owner, starts, n_docs, n_refs, seed_bytes, pair_keys):
                 else:
                     if n_r == ref_pos.shape[0]:
                         ref_pos = _grow(ref_pos, n_r + 1)
+                        ref_slot = _grow(ref_slot, n_r + 1)
                     ref_pos[n_r] = p
+                    ref_slot[n_r] = slot - n_docs
                     n_r += 1
-            for a in range(n_d):
-                p = doc_pos[a]
-                d = owner[p]
-                for b in range(n_r):
-                    q = ref_pos[b]
-                    r = owner[q] - n_docs
-                    if not _has_pair(pair_keys, np.int64(d) * n_refs + r):
-                        continue
-                    # left-maximal: the pair does not extend one byte to the left
-                    if p > starts[d] and q > starts[owner[q]] and data[p - 1] == data[q - 1]:
-                        continue
-                    length = seed_bytes
-                    p_end = starts[d + 1] - 1
-                    q_end = starts[owner[q] + 1] - 1
-                    while (
-                        p + length < p_end
-                        and q + length < q_end
-                        and data[p + length] == data[q + length]
-                    ):
-                        length += 1
-                    if count == out_doc.shape[0]:
-                        out_doc = _grow(out_doc, count + 1)
-                        out_ref = _grow(out_ref, count + 1)
-                        out_p = _grow(out_p, count + 1)
-                        out_q = _grow(out_q, count + 1)
-                        out_len = _grow(out_len, count + 1)
-                    out_doc[count] = d
-                    out_ref[count] = r
-                    out_p[count] = p - starts[d]
-                    out_q[count] = q - starts[owner[q]]
-                    out_len[count] = length
-                    count += 1
+            if n_d > 0 and n_r > 0:
+                small = n_r <= _SMALL_GROUP
+                if not small:
+                    order = np.argsort(ref_slot[:n_r], kind="mergesort")
+                    sorted_slots = ref_slot[:n_r][order]
+                    sorted_pos = ref_pos[:n_r][order]
+                for a in range(n_d):
+                    p = doc_pos[a]
+                    d = owner[p]
+                    first = pair_first[d]
+                    last = pair_first[d + 1]
+                    if small:
+                        for b in range(n_r):
+                            r = ref_slot[b]
+                            c = first + np.searchsorted(pair_keys[first:last], d * n_refs + r)
+                            if c < last and pair_keys[c] == d * n_refs + r:
+                                count = _emit(
+                                    data,
+                                    starts,
+                                    n_docs,
+                                    p,
+                                    d,
+                                    ref_pos[b],
+                                    r,
+                                    seed_bytes,
+                                    count,
+                                    out,
+                                )
+                    else:
+                        for c in range(first, last):
+                            r = pair_keys[c] - d * n_refs
+                            lo = np.searchsorted(sorted_slots, r)
+                            while lo < n_r and sorted_slots[lo] == r:
+                                count = _emit(
+                                    data,
+                                    starts,
+                                    n_docs,
+                                    p,
+                                    d,
+                                    sorted_pos[lo],
+                                    r,
+                                    seed_bytes,
+                                    count,
+                                    out,
+                                )
+                                lo += 1
         j = k
     return (
-        out_doc[:count].copy(),
-        out_ref[:count].copy(),
-        out_p[:count].copy(),
-        out_q[:count].copy(),
-        out_len[:count].copy(),
+        out[0][:count].copy(),
+        out[1][:count].copy(),
+        out[2][:count].copy(),
+        out[3][:count].copy(),
+        out[4][:count].copy(),
     )
 
 

@@ -68,7 +68,7 @@ from kernels.minhash import signatures as compute_signatures
 
 FORMAT = "ouroboros-reference"
 FORMAT_VERSION = 1
-NORMALIZATION_VERSION = 1
+NORMALIZATION_VERSION = 2
 
 META_SCHEMA = pa.schema(
     [

@@ -338,3 +338,8 @@ def test_cluster_functions_reject_misaligned_tables():
     flags = _flags(["none"], [[]], [(0, 0)])
     with pytest.raises(ValueError, match="same documents"):
         cluster_flags(clusters, flags)
+
+
+def test_punctuation_runs_are_cut():
+    norm, start, end = normalize_text("Title\n=========\n|---|---|")
+    assert norm == b"title === |---|---|"
