@@ -180,6 +180,13 @@ class Check:
         return self.sim or estimate_s < self.left()
 
     # ---- device helpers
+    def free_pool(self) -> None:
+        """Give CuPy's cached device memory back between sizes."""
+        if not self.sim:
+            import cupy
+
+            cupy.get_default_memory_pool().free_all_blocks()
+
     def sync(self) -> None:
         if not self.sim:
             import cupy
@@ -440,7 +447,8 @@ def check_text_kernels(c: Check) -> None:
             for name in ("tokenize_kernel", "shingle_kernel", "minhash_kernel", "signatures"):
                 c.add_skip(name, size, "time budget")
             continue
-        try:
+
+        def one():  # a function per size: its arrays are freed on return
             d_data = random_text(xp, n_bytes, seed=n_bytes % 1000 + 1)
             offsets = random_offsets(n_bytes, seed=3, lo=50 if c.sim else 300)
             if c.sim:
@@ -567,6 +575,7 @@ def check_text_kernels(c: Check) -> None:
             holder = {}
 
             def run_signatures():
+                holder.pop("sig", None)
                 holder["sig"] = signatures(
                     d_data, d_offsets, num_perm=num_perm, ngram=ngram, backend="cuda"
                 )
@@ -586,8 +595,12 @@ def check_text_kernels(c: Check) -> None:
             )
             if timing[0]:
                 row["text_gb_per_s"] = n_bytes / (timing[0] / 1e3) / 1e9
+
+        try:
+            one()
         except Exception as exc:  # noqa: BLE001
             c.add_failure("text kernels", size, exc)
+        c.free_pool()
 
 
 def check_lsh_kernels(c: Check) -> None:
@@ -606,7 +619,8 @@ def check_lsh_kernels(c: Check) -> None:
             c.add_skip("band_keys_kernel", size, "time budget")
             c.add_skip("bucket_edges_kernel", size, "time budget")
             continue
-        try:
+
+        def one():  # a function per size: its arrays are freed on return
             rng = np.random.default_rng(n_docs)
             # near-duplicate groups: members share most signature values with the group base
             group = rng.integers(0, max(1, n_docs // 4), size=n_docs)
@@ -671,8 +685,12 @@ def check_lsh_kernels(c: Check) -> None:
                 )
                 + f" ({linked} edges)",
             )
+
+        try:
+            one()
         except Exception as exc:  # noqa: BLE001
             c.add_failure("lsh kernels", size, exc)
+        c.free_pool()
 
 
 def planted_graph(xp, n_edges: int, seed: int):
@@ -729,7 +747,8 @@ def check_union_find(c: Check) -> None:
         if not c.fits(8 + n_edges * 1e-7):
             c.add_skip("connected_components (hook_kernel + jump_kernel)", size, "time budget")
             continue
-        try:
+
+        def one():  # a function per size: its arrays are freed on return
             n_nodes, src, dst, expected = planted_graph(c.xp, n_edges, seed=11)
             holder = {}
 
@@ -755,8 +774,12 @@ def check_union_find(c: Check) -> None:
                 how if result == "equal" else result,
                 target=TARGETS["connected_components"] if n_edges >= 10**8 else "",
             )
+
+        try:
+            one()
         except Exception as exc:  # noqa: BLE001
             c.add_failure("connected_components", size, exc)
+        c.free_pool()
 
 
 def check_suffix_array_steps(c: Check) -> None:
@@ -773,7 +796,8 @@ def check_suffix_array_steps(c: Check) -> None:
         if not c.fits(10 + n * 1e-7):
             c.add_skip("suffix-array step kernels", size, "time budget")
             continue
-        try:
+
+        def one():  # a function per size: its arrays are freed on return
             rng = np.random.default_rng(n + 1)
             data = rng.integers(0, 4, size=n, dtype=np.uint8)  # small alphabet: long groups
             data16 = rng.integers(0, 700, size=n, dtype=np.uint16)
@@ -898,8 +922,12 @@ def check_suffix_array_steps(c: Check) -> None:
                 return h2
 
             step_row("_refine_heads_kernel", gpu_refine, cpu_refine, 8 * 4 * m + m, 4 * m)
+
+        try:
+            one()
         except Exception as exc:  # noqa: BLE001
             c.add_failure("suffix-array step kernels", size, exc)
+        c.free_pool()
 
 
 def sampled_sa_lcp_check(data, sa, lcp, n_pairs: int, seed: int) -> str:
@@ -954,12 +982,14 @@ def check_suffix_array_lcp(c: Check) -> None:
         if not c.fits(15 + n / 5e7):
             c.add_skip("suffix_array (GPU prefix doubling)", size, "time budget")
             continue
-        try:
+
+        def one():  # a function per size: its arrays are freed on return
             d_data = random_text(xp, n, seed=100 + n % 997)
             data = c.host(d_data)
             holder = {}
 
             def run_sa():
+                holder.pop("sa", None)  # at most one suffix array alive
                 holder["sa"] = suffix_array(d_data, backend="cuda")
 
             timing = c.time_ms(run_sa, 3 if n <= 256 * 10**6 else 1)
@@ -1054,6 +1084,7 @@ def check_suffix_array_lcp(c: Check) -> None:
             c.add_kernel("_gather_lcp_kernel", size, n, 24 * n, n, timing, result)
 
             def run_lcp():
+                holder.pop("lcp", None)
                 holder["lcp"] = lcp_array(d_data, d_sa, backend="cuda")
 
             timing = c.time_ms(run_lcp, 3)
@@ -1066,8 +1097,12 @@ def check_suffix_array_lcp(c: Check) -> None:
             c.add_kernel(
                 "lcp_array (phi + plcp + gather, uncapped)", size, n, 33 * n, 4 * n, timing, result
             )
+
+        try:
+            one()
         except Exception as exc:  # noqa: BLE001
             c.add_failure("suffix_array / lcp", size, exc)
+        c.free_pool()
 
 
 # --------------------------------------------------------------------------- bandwidth
