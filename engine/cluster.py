@@ -112,7 +112,7 @@ def _make_client(scheduler: str, workers: int):
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # any free port, never a public interface
             env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
         )
         return Client(cluster), cluster
@@ -123,7 +123,7 @@ def _make_client(scheduler: str, workers: int):
             raise RuntimeError(
                 "--scheduler local-cuda needs dask-cuda: pip install 'ouroboros-dedup[gpu]'"
             ) from exc
-        cluster = LocalCUDACluster(host="127.0.0.1", dashboard_address=None)
+        cluster = LocalCUDACluster(host="127.0.0.1", dashboard_address="127.0.0.1:0")
         return Client(cluster), cluster
     if os.path.isfile(scheduler):
         return Client(scheduler_file=scheduler), None

@@ -95,7 +95,7 @@ from engine.inputs import InputPart, ReadReport, read_part
 from engine.progress import Progress
 from engine.storage import write_bytes_atomic
 from engine.substr import KEEP_RULES, SPANS_SCHEMA, repeated_spans_arrays
-from engine.substr_files import SubstrOptions
+from engine.substr_options import SubstrOptions
 from kernels.backend import resolve_backend
 from kernels.union_find import connected_components
 from kernels.winnow import fingerprint_ranges, winnow_documents
@@ -501,7 +501,9 @@ def substr_across_shards(
         document) pairs), ``star_edges``, ``edges`` (forest edges), ``groups``,
         ``documents_in_groups``, ``singletons_checked``, ``largest_group_bytes``,
         ``groups_over_budget``, ``batches``, ``ranges``, ``k``, ``w``, ``spans``,
-        ``timings_s`` and ``report`` (the merged :class:`ReadReport` as a dict).
+        ``timings_s``, ``report`` (the merged :class:`ReadReport` as a dict),
+        ``documents_per_part`` (list of int, input order) and ``span_doc_index``
+        (int64 (n_spans,): the global document index of each span row).
 
     Example:
         >>> spans, counts = substr_across_shards(
@@ -605,6 +607,7 @@ def _across_shards(
     tables = [_read_arrow(_batch_spans_file(work, b)) for b in range(n_batches)]
     spans = pa.concat_tables(tables) if tables else _BATCH_SPANS_SCHEMA.empty_table()
     spans = spans.sort_by([("doc_index", "ascending"), ("start", "ascending")])
+    doc_index = spans.column("doc_index").to_numpy()
     spans = spans.select(SPANS_SCHEMA.names).cast(SPANS_SCHEMA).combine_chunks()
     timings["spans"] = time.perf_counter() - t0
     del tables
@@ -627,6 +630,8 @@ def _across_shards(
         "spans": spans.num_rows,
         "timings_s": {name: round(value, 4) for name, value in timings.items()},
         "report": report.to_dict(),
+        "documents_per_part": docs_per_map.tolist(),
+        "span_doc_index": doc_index,
     }
     if group_counts["groups_over_budget"]:
         log.warning(

@@ -1,12 +1,14 @@
 """The repeated-substring pipeline over files: read -> shards -> spans.parquet.
 
-Input parts (:func:`engine.inputs.plan_parts`) are grouped, in order, into shards of
-at most ``shard_size`` input bytes (a part larger than that is cut into several shards
-while it is read). Within a shard the result is exact: every substring of at least
-``min_span`` bytes that occurs twice in the shard is found (:mod:`engine.substr`).
-Copies that sit in different shards are not matched; keep ``shard_size`` at least the
-corpus size for exact results over the whole corpus (memory: about 20 bytes per byte
-of shard for the suffix array, its inverse and the LCP).
+The result is always exact over the whole corpus: every substring of at least
+``min_span`` bytes that occurs twice anywhere is found (:mod:`engine.substr`).
+
+- A corpus that fits one shard (``shard_size`` bytes of text) is one suffix array:
+  one task, resumable.
+- A larger corpus takes the cross-shard path (:mod:`engine.substr_cross`): winnowed
+  fingerprints route documents that share a substring of ``min_span`` bytes into the
+  same group, and each group's suffix array finds the exact spans. Memory per call is
+  about 20 bytes per byte of the group (boilerplate can chain large groups).
 
 Each shard task (scheduled by :mod:`engine.cluster`) writes
 ``_work/spans/shard-NNNNN.parquet`` atomically, with its parameters in the file's
@@ -16,7 +18,6 @@ The driver concatenates them into ``spans.parquet``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -35,6 +36,8 @@ from engine.inputs import InputPart, ReadReport, parse_size, plan_parts, read_pa
 from engine.progress import Progress, prefetch
 from engine.storage import claim_output, write_json_atomic, write_parquet_atomic
 from engine.substr import SPANS_SCHEMA, remove_spans, repeated_spans_arrays
+from engine.substr_cross import substr_across_shards
+from engine.substr_options import SubstrOptions
 from kernels.backend import resolve_backend
 
 log = logging.getLogger("ouroboros")
@@ -55,21 +58,6 @@ class SubstrResult:
     spans: pa.Table
     summary: dict
     out: Path | None
-
-
-@dataclass(frozen=True)
-class SubstrOptions:
-    min_span: int = 100
-    keep: str = "first"
-    text_column: str = "text"
-    id_column: str | None = None
-    strict: bool = False
-    shard_size: int = 256 * 10**6
-    write_deduped: bool = False
-
-    def fingerprint(self) -> str:
-        payload = json.dumps(self.__dict__, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def group_shards(parts: list[InputPart], shard_size: int) -> list[list[InputPart]]:
@@ -212,6 +200,102 @@ def _cut_texts(ids: list[str], texts: list[bytes], spans: dict) -> pa.Table:
     )
 
 
+def _counts(parts, shards, results, spans, cross) -> dict:
+    counts = {"partitions": len(parts), "shards": len(shards), "spans": spans.num_rows}
+    marked = pc.sum(pc.subtract(spans.column("end"), spans.column("start"))).as_py() or 0
+    counts["bytes_marked"] = int(marked)
+    counts["documents_with_spans"] = len(pc.unique(spans.column("doc_id"))) if len(spans) else 0
+    if cross is not None:
+        counts["path"] = "cross-shard"
+        counts["documents"] = cross["documents"]
+        counts["bytes"] = cross["bytes"]
+        counts["cross_shard"] = {
+            k: v
+            for k, v in cross.items()
+            if k not in ("documents", "bytes", "spans", "documents_per_part", "span_doc_index")
+        }
+        return counts
+    counts["path"] = "single-shard"
+    counts["shards_reused"] = sum(1 for r in results if r.get("reused"))
+    counts["sub_shards"] = sum(r["sub_shards"] for r in results)
+    counts["documents"] = sum(r["documents"] for r in results)
+    counts["bytes"] = sum(r["bytes"] for r in results)
+    return counts
+
+
+def cut_part_task(
+    part: InputPart,
+    doc_offset: int,
+    span_doc_index: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    options: SubstrOptions,
+    out: str,
+) -> str:
+    """Write ``deduped/part-NNNNN.parquet``: the part's documents with their spans cut.
+
+    ``span_doc_index``, ``starts``, ``ends``: int64 (k,) spans of this part's
+    documents (global document index, byte offsets), ordered by document then start.
+    """
+    report = ReadReport()
+    ids: list[str] = []
+    texts: list[str] = []
+    position = doc_offset
+    cursor = 0
+    for batch in read_part(
+        part,
+        text_column=options.text_column,
+        id_column=options.id_column,
+        strict=options.strict,
+        report=report,
+    ):
+        for doc_id, text in zip(
+            batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()
+        ):
+            stop = cursor
+            while stop < len(span_doc_index) and span_doc_index[stop] == position:
+                stop += 1
+            if stop > cursor:
+                data = remove_spans(text.encode("utf-8"), starts[cursor:stop], ends[cursor:stop])
+                text = data.decode("utf-8", errors="replace")
+            cursor = stop
+            ids.append(doc_id)
+            texts.append(text)
+            position += 1
+    path = Path(out) / "deduped" / f"part-{part.index:05d}.parquet"
+    write_parquet_atomic(
+        path,
+        pa.table(
+            {"doc_id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.large_string())},
+            schema=_DEDUPED_SCHEMA,
+        ),
+    )
+    return str(path)
+
+
+def _write_cut_parts(parts, spans, cross, options, out_dir, runner) -> None:
+    doc_index = cross["span_doc_index"]
+    starts = spans.column("start").to_numpy()
+    ends = spans.column("end").to_numpy()
+    offsets = np.concatenate([[0], np.cumsum(cross["documents_per_part"])]).astype(np.int64)
+    bounds = np.searchsorted(doc_index, offsets)
+    runner.run(
+        cut_part_task,
+        [
+            (
+                part,
+                int(offsets[i]),
+                doc_index[bounds[i] : bounds[i + 1]],
+                starts[bounds[i] : bounds[i + 1]],
+                ends[bounds[i] : bounds[i + 1]],
+                options,
+                str(out_dir),
+            )
+            for i, part in enumerate(parts)
+        ],
+    )
+
+
 def substr(
     inputs,
     out=None,
@@ -278,23 +362,45 @@ def substr(
 
         claim_output(out_dir, "substr", [str(p) for p in inputs])
         t0 = time.perf_counter()
-        with (
-            session(scheduler, workers) as runner,
-            Progress(len(shards), "spans", enabled=progress) as bar,
-        ):
-            results = runner.run(
-                shard_task,
-                [(i, shard, options, resolved, str(out_dir)) for i, shard in enumerate(shards)],
-                progress=bar,
-            )
+        cross = None
+        with session(scheduler, workers) as runner:
+            use_cross = len(shards) > 1
+            if not use_cross:
+                with Progress(len(shards), "spans", enabled=progress) as bar:
+                    results = runner.run(
+                        shard_task,
+                        [(i, s, options, resolved, str(out_dir)) for i, s in enumerate(shards)],
+                        progress=bar,
+                    )
+                # more text than one shard holds (e.g. a compressed file): not exact
+                use_cross = sum(r["sub_shards"] for r in results) > 1
+            if use_cross:
+                # exact over the whole corpus: route documents that share long
+                # substrings together (engine.substr_cross), whatever the shards
+                with Progress(0, "spans", enabled=progress) as bar:
+                    spans, cross = substr_across_shards(
+                        parts,
+                        options=options,
+                        backend=resolved,
+                        work=out_dir / "_work" / "cross",
+                        scheduler=scheduler,
+                        workers=workers,
+                        progress=bar,
+                        runner=runner,
+                    )
+                results = [{"report": cross.pop("report")}]
+                if write_deduped:
+                    shutil.rmtree(out_dir / "deduped", ignore_errors=True)
+                    _write_cut_parts(parts, spans, cross, options, out_dir, runner)
+            else:
+                tables = [
+                    pq.read_table(_shard_file(out_dir / "_work", i)).replace_schema_metadata(None)
+                    for i in range(len(shards))
+                ]
+                spans = pa.concat_tables(tables) if tables else SPANS_SCHEMA.empty_table()
         timings["spans"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        tables = [
-            pq.read_table(_shard_file(out_dir / "_work", i)).replace_schema_metadata(None)
-            for i in range(len(shards))
-        ]
-        spans = pa.concat_tables(tables) if tables else SPANS_SCHEMA.empty_table()
         if out is not None:
             write_parquet_atomic(out_dir / "spans.parquet", spans)
         timings["write"] = time.perf_counter() - t0
@@ -311,17 +417,7 @@ def substr(
             },
             "backend": resolved,
             "scheduler": scheduler,
-            "counts": {
-                "partitions": len(parts),
-                "shards": len(shards),
-                "shards_reused": sum(1 for r in results if r.get("reused")),
-                "sub_shards": sum(r["sub_shards"] for r in results),
-                "documents": sum(r["documents"] for r in results),
-                "bytes": sum(r["bytes"] for r in results),
-                "spans": spans.num_rows,
-                "bytes_marked": sum(r["bytes_marked"] for r in results),
-                "documents_with_spans": sum(r["documents_with_spans"] for r in results),
-            },
+            "counts": _counts(parts, shards, results, spans, cross),
             "read": report.to_dict(),
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
         }

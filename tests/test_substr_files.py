@@ -57,39 +57,45 @@ def test_spans_match_the_in_memory_api(tmp_path):
     assert counts["documents_with_spans"] == 2
 
 
-def test_shards_are_exact_within_and_independent_across(tmp_path):
-    path, records = _corpus(tmp_path)
-    shard_size = 1200
-    result = substr(
-        [str(path)],
+@pytest.mark.parametrize("keep", ["first", "none"])
+def test_results_are_exact_whatever_the_shard_size(tmp_path, keep):
+    path, records = _corpus(tmp_path, n=12)
+    want = engine.repeated_spans(
+        [r["text"] for r in records],
+        doc_ids=[r["id"] for r in records],
         min_span=50,
-        id_column="id",
-        shard_size=shard_size,
-        progress=False,
-        scheduler="threads",
+        keep=keep,
+        backend="cpu",
     )
-    # the same grouping by hand: documents accumulate until the next would overflow
-    groups, current, held = [], [], 0
-    for record in records:
-        size = len(record["text"].encode())
-        if current and held + size > shard_size:
-            groups.append(current)
-            current, held = [], 0
-        current.append(record)
-        held += size
-    groups.append(current)
-    assert result.summary["counts"]["sub_shards"] == len(groups) > 1
-    want = [
-        row
-        for group in groups
-        for row in engine.repeated_spans(
-            [r["text"] for r in group],
-            doc_ids=[r["id"] for r in group],
+    for partition_size, shard_size in (("256MB", 1200), ("2KB", 1200), ("2KB", "256MB")):
+        result = substr(
+            [str(path)],
+            out=tmp_path / f"o-{partition_size}-{shard_size}",
             min_span=50,
-            backend="cpu",
-        ).to_pylist()
-    ]
-    assert result.spans.to_pylist() == want
+            keep=keep,
+            id_column="id",
+            partition_size=partition_size,
+            shard_size=shard_size,
+            write_deduped=True,
+            progress=False,
+            scheduler="threads",
+        )
+        assert result.spans.equals(want), (partition_size, shard_size)
+        assert result.summary["counts"]["path"] == (
+            "single-shard" if shard_size == "256MB" else "cross-shard"
+        )
+        deduped = pq.read_table(
+            sorted((tmp_path / f"o-{partition_size}-{shard_size}" / "deduped").glob("*.parquet"))
+        ).to_pydict()
+        assert deduped["doc_id"] == [r["id"] for r in records]
+        cut = dict(zip(deduped["doc_id"], deduped["text"]))
+        spans = want.to_pylist()
+        for record in records:
+            mine = [(s["start"], s["end"]) for s in spans if s["doc_id"] == record["id"]]
+            expected = engine.remove_spans(
+                record["text"].encode(), [a for a, _ in mine], [b for _, b in mine]
+            ).decode()
+            assert cut[record["id"]] == expected
 
 
 def test_write_deduped_and_resume(tmp_path):
