@@ -171,6 +171,7 @@ class Check:
         self.notes: list[str] = []
         self.bandwidth_gbs: float | None = None
         self.repeats = 1 if self.sim else 5
+        self.on_row = None  # called after each pipeline row (writes partial outputs)
 
     # ---- clock
     def left(self) -> float:
@@ -1199,6 +1200,8 @@ def write_corpus(c: Check, folder: Path, total_bytes: int, file_bytes: int, firs
 def pipeline_row(c: Check, name: str, **fields) -> dict:
     row = {"pipeline": name, **fields}
     c.pipelines.append(row)
+    if c.on_row is not None:
+        c.on_row()
     log(f"{name}: " + ", ".join(f"{k}={v}" for k, v in fields.items() if k != "summary"))
     return row
 
@@ -1491,12 +1494,39 @@ def main(argv: list[str] | None = None) -> int:
     if c.sim:
         c.notes.append("simulator: CUDA-event times and bandwidth not measured; tiny sizes")
 
-    measure_bandwidth(c)
-    check_text_kernels(c)
-    check_lsh_kernels(c)
-    check_union_find(c)
-    check_suffix_array_steps(c)
-    check_suffix_array_lcp(c)
+    def write(final: bool) -> str:
+        """Write both output files (after every phase: a killed run still leaves them)."""
+        report = markdown(c, info, wheels)
+        if not final:
+            report += "\n**Partial: the run was still going when these files were written.**\n"
+        (args.outdir / "gpu_check.md").write_text(report)
+        raw = {
+            "argv": sys.argv[1:],
+            "complete": final,
+            "device": info,
+            "wheels": wheels,
+            "bandwidth_gb_per_s": c.bandwidth_gbs,
+            "kernels": c.kernels,
+            "pipelines": c.pipelines,
+            "notes": c.notes,
+            "targets": TARGETS,
+            "elapsed_s": time.perf_counter() - c.started,
+        }
+        text = json.dumps(raw, indent=1, default=str) + "\n"
+        (args.outdir / "gpu_check.json").write_text(text)
+        return report
+
+    for phase in (
+        measure_bandwidth,
+        check_text_kernels,
+        check_lsh_kernels,
+        check_union_find,
+        check_suffix_array_steps,
+        check_suffix_array_lcp,
+    ):
+        phase(c)
+        write(final=False)
+    c.on_row = lambda: write(final=False)
     if not args.skip_pipelines:
         work = Path(tempfile.mkdtemp(prefix="ouroboros-gpu-check-"))
         try:
@@ -1506,21 +1536,7 @@ def main(argv: list[str] | None = None) -> int:
             pipeline_row(c, "pipelines", check=f"ERROR {exc!r}"[:300])
         finally:
             shutil.rmtree(work, ignore_errors=True)
-
-    report = markdown(c, info, wheels)
-    (args.outdir / "gpu_check.md").write_text(report)
-    raw = {
-        "argv": sys.argv[1:],
-        "device": info,
-        "wheels": wheels,
-        "bandwidth_gb_per_s": c.bandwidth_gbs,
-        "kernels": c.kernels,
-        "pipelines": c.pipelines,
-        "notes": c.notes,
-        "targets": TARGETS,
-        "elapsed_s": time.perf_counter() - c.started,
-    }
-    (args.outdir / "gpu_check.json").write_text(json.dumps(raw, indent=1, default=str) + "\n")
+    report = write(final=True)
     print(report)
     bad = [r for r in c.kernels if not str(r.get("check", "")).startswith(("equal", "skipped"))]
     bad += [p for p in c.pipelines if str(p.get("check", "")).startswith(("DIFF", "ERROR"))]

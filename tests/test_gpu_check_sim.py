@@ -30,6 +30,7 @@ def test_gpu_check_sim(tmp_path):
     md = (tmp_path / "gpu_check.md").read_text()
     raw = json.loads((tmp_path / "gpu_check.json").read_text())
     assert raw["device"]["mode"].startswith("CUDA simulator")
+    assert raw["complete"] is True and "Partial" not in md
     kernels = raw["kernels"]
     names = {row["kernel"].split(" ")[0] for row in kernels}
     for expected in (
