@@ -327,7 +327,7 @@ def section_signatures(texts, truth, ids, repeat, text_bytes) -> tuple[str, dict
     ]
     text = "\n".join(
         [
-            f"### Signatures (num_perm={NUM_PERM}, word {NGRAM}-grams, seed {SEED})",
+            f"#### Signatures (num_perm={NUM_PERM}, word {NGRAM}-grams, seed {SEED})",
             "",
             markdown_table(
                 ["tool", "s, median (min-max)", "MB/s of text", "time vs Ouroboros", "Jaccard MAE"],
@@ -422,7 +422,7 @@ def section_dedup(jsonl, truth, repeat, file_bytes, n_docs, tmp) -> tuple[str, d
     stats = truth["stats"]
     text = "\n".join(
         [
-            f"### Near-duplicate dedup (JSONL to clusters; threshold {THRESHOLD}, num_perm "
+            f"#### Near-duplicate dedup (JSONL to clusters; threshold {THRESHOLD}, num_perm "
             f"{NUM_PERM}, word {NGRAM}-grams)",
             "",
             markdown_table(
@@ -505,7 +505,7 @@ def section_suffix_array(jsonl, repeat, max_bytes) -> tuple[str, dict]:
         raw[key] = {"median": r["median"], "times": r["times"], "same": same}
     text = "\n".join(
         [
-            f"### Suffix array ({mb:.1f} MB: the corpus text, 0xFF after each document)",
+            f"#### Suffix array ({mb:.1f} MB: the corpus text, 0xFF after each document)",
             "",
             markdown_table(
                 ["tool", "s, median (min-max)", "MB/s", "time vs Ouroboros", "same array"],
@@ -638,7 +638,7 @@ def section_substr_flag(jsonl, truth, repeat, file_bytes, tmp) -> tuple[str, dic
             log(notes[-1])
     text = "\n".join(
         [
-            "### Repeated substrings and provenance flagging (JSONL in, tables out)",
+            "#### Repeated substrings and provenance flagging (JSONL in, tables out)",
             "",
             markdown_table(["step", "s, median (min-max)", "MB/s (input)", "result"], rows),
             "",
@@ -740,7 +740,7 @@ def run(args: argparse.Namespace) -> tuple[str, dict]:
 
                 traceback.print_exc()
                 text, data = (
-                    f"### {name}\n\nFAILED: {type(exc).__name__}: {exc}",
+                    f"#### {name}\n\nFAILED: {type(exc).__name__}: {exc}",
                     {"error": str(exc)},
                 )
             sections.append(text)

@@ -30,10 +30,10 @@ def test_bench_all_quick(tmp_path):
     report = out.read_text()
     assert report.startswith("### ") and "(quick)" in report.splitlines()[0]
     for heading in (
-        "### Signatures",
-        "### Near-duplicate dedup",
-        "### Suffix array",
-        "### Repeated substrings and provenance flagging",
+        "#### Signatures",
+        "#### Near-duplicate dedup",
+        "#### Suffix array",
+        "#### Repeated substrings and provenance flagging",
     ):
         assert heading in report, heading
     assert "FAILED" not in report, report
@@ -49,6 +49,6 @@ def test_bench_all_quick(tmp_path):
         assert row in report, row
     assert "Machine: cpu " in report and "load average" in report
     # every dedup row is scored against the planted truth
-    dedup = report.split("### Near-duplicate dedup")[1].split("###")[0]
+    dedup = report.split("#### Near-duplicate dedup")[1].split("####")[0]
     scored = [line for line in dedup.splitlines() if line.startswith("| ") and "0." in line]
     assert len(scored) >= 4
