@@ -24,7 +24,9 @@ What it does, in one process, with no network:
    when dask-cuda is importable, else ``"threads"``), and compares clusters and spans
    with the cpu backend on the first file.
 5. Writes ``OUTDIR/gpu_check.md`` (Markdown tables: kernels, pipelines, targets) and
-   ``OUTDIR/gpu_check.json`` (raw figures). Flat files only.
+   ``OUTDIR/gpu_check.json`` (raw figures). Flat files only. Both are rewritten after
+   every phase (``"complete": false`` until the end), so a run stopped at its time
+   limit still returns what it measured. Exit status 1 when any check differs.
 
 Sizes are bounded by ``--max-bytes`` (bytes of the main input of one kernel call) and by
 the time budget: a step that would not fit in what is left is recorded as skipped.
