@@ -45,7 +45,8 @@ Matching, for one batch of documents against a :class:`engine.reference.Referenc
    ``max_gap`` bytes (``verified_max_gap`` for MinHash-verified pairs) and a diagonal
    drift of at most the gap: a lightly edited copy (a few words changed per sentence)
    is one chain of shorter exact spans. A chain is *evidence* when its matched bytes
-   outside boilerplate reach ``min_span``.
+   outside boilerplate that are informative (letters, digits, non-ASCII characters
+   other than box drawing: see :func:`uninformative_bytes`) reach ``min_span``.
 7. **Measures** per document (original UTF-8 bytes): ``cov_doc`` = bytes of the
    document inside the union of its evidence ranges / document bytes; ``cov_ref`` =
    the largest, over references, of the share of that reference's bytes inside its
@@ -436,6 +437,22 @@ def to_original(
         position = int(source_start[start]) if start < norm.shape[0] else 0
         return position, position
     return int(source_start[start]), int(source_end[end - 1])
+
+
+def uninformative_bytes(norm: np.ndarray) -> np.ndarray:
+    """bool (n,): bytes of normalized text that never count toward ``min_span``.
+
+    Spaces, ASCII punctuation and symbols, and box-drawing characters (U+2500-U+257F):
+    ASCII art, table rules and tree drawings would otherwise chain into long
+    "matches" between unrelated texts. Letters, digits and other non-ASCII characters
+    count.
+    """
+    b = np.asarray(norm, dtype=np.uint8)
+    informative = ((b >= 0x30) & (b <= 0x39)) | ((b >= 0x61) & (b <= 0x7A)) | (b >= 0x80)
+    box = np.flatnonzero((b[:-1] == 0xE2) & ((b[1:] == 0x94) | (b[1:] == 0x95)))
+    for shift in range(3):
+        informative[np.minimum(box + shift, len(b) - 1)] = False
+    return ~informative
 
 
 # ---------------------------------------------------------------------------

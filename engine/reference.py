@@ -58,6 +58,7 @@ from engine.provenance import (
     normalize_packed,
     normalize_text,
     to_original,
+    uninformative_bytes,
     winnow_anchors,
 )
 from engine.storage import write_json_atomic, write_parquet_atomic
@@ -711,7 +712,7 @@ class ReferenceIndex:
         ref_norm = [self._ref_norm(r) for r in cand_refs.tolist()]
         # boilerplate masks per candidate document
         k = self.params.anchor_bytes
-        masks = [np.zeros(len(x), dtype=np.int64) for x in doc_norm]
+        masks = [uninformative_bytes(x).astype(np.int64) for x in doc_norm]
         positions = cand["boiler_positions"]
         if len(positions):
             owner = np.searchsorted(norm_offsets, positions, side="right") - 1

@@ -233,7 +233,10 @@ def test_unrelated_text_is_none(index):
 
 
 def test_boilerplate_is_suppressed():
-    phrase = "I hope this helps! Let me know if you have any other questions about it."
+    phrase = (
+        "I hope this helps! Let me know if you have any other questions "
+        "about this topic or anything else."
+    )
     refs = [prose(2000 + i, 120) + " " + phrase for i in range(30)]
     index = ReferenceIndex.build(refs, [f"r{i}" for i in range(30)], backend="cpu")
     doc = prose(9, 15) + " " + phrase + " " + prose(10, 8)
