@@ -7,6 +7,8 @@ Public API::
     engine.suffix_array(data, backend="auto") -> int64 array
     engine.repeated_spans(texts, min_span=100, keep="first", reference=None) -> pyarrow.Table
     engine.substr_files.substr(inputs, out=None, min_span=100, ...) -> SubstrResult
+    engine.ReferenceIndex.build(texts, ids) / .save(path) / .load(path) / .add / .match(texts)
+    engine.flag_files.flag(inputs, out=None, reference=REFDIR, ...) -> FlagResult
 
 Names are imported on first use, so ``import engine`` stays cheap.
 """
@@ -19,8 +21,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "minhash": "engine.api",
-    "dedup": "engine.dedup",
-    "DedupResult": "engine.dedup",
+    "dedup": "engine.dedup_files",
+    "DedupResult": "engine.dedup_files",
     "DedupParams": "engine.params",
     "optimal_bands_rows": "engine.params",
     "repeated_spans": "engine.substr",
@@ -28,6 +30,7 @@ _EXPORTS = {
     "suffix_array": "kernels.suffix_array",
     "lcp_array": "kernels.lcp",
     "SubstrResult": "engine.substr_files",
+    "ReferenceIndex": "engine.reference",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from engine.cli_provenance import flag as flag_command
+from engine.cli_provenance import reference as reference_group
 from engine.params import KEEP_POLICIES, SHINGLES
 
 
@@ -122,6 +124,13 @@ def common_input_options(func):
     is_flag=True,
     help="Also write the kept documents, in the input's format, to OUT/deduped/.",
 )
+@click.option(
+    "--reference",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Reference index (ouroboros reference build): also write OUT/flags.parquet and "
+    "OUT/cluster_flags.parquet, and keep an unflagged member of each cluster where one exists.",
+)
 def dedup(
     inputs,
     out,
@@ -142,14 +151,16 @@ def dedup(
     seed,
     keep,
     write_deduped,
+    reference,
 ):
     """Cluster near-duplicate documents (MinHash LSH) in INPUT files or folders.
 
     Writes OUT/clusters.parquet (doc_id, cluster_id, cluster_size, keep) and
-    OUT/summary.json.
+    OUT/summary.json; with --reference also OUT/flags.parquet and
+    OUT/cluster_flags.parquet.
     """
     _setup_logging(quiet)
-    from engine.dedup import dedup as run_dedup
+    from engine.dedup_files import dedup as run_dedup
 
     try:
         result = run_dedup(
@@ -172,22 +183,21 @@ def dedup(
             rows=rows,
             seed=seed,
             keep=keep,
+            reference=reference,
         )
     except (ValueError, RuntimeError, OSError) as exc:
         _fail(exc)
     counts = result.summary["counts"]
-    skipped = result.summary["read"].get("skipped", {})
-    click.echo(
-        json.dumps(
-            {
-                "documents": counts["documents"],
-                "clusters": counts["clusters"],
-                "duplicates": counts["duplicates"],
-                "skipped": skipped,
-                "out": str(result.out),
-            }
-        )
-    )
+    line = {
+        "documents": counts["documents"],
+        "clusters": counts["clusters"],
+        "duplicates": counts["duplicates"],
+        "skipped": result.summary["read"].get("skipped", {}),
+        "out": str(result.out),
+    }
+    if "provenance" in result.summary:
+        line["flagged"] = result.summary["provenance"]["flagged"]
+    click.echo(json.dumps(line))
 
 
 @main.command()
@@ -273,6 +283,10 @@ def substr(
             }
         )
     )
+
+
+main.add_command(reference_group, name="reference")
+main.add_command(flag_command, name="flag")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -181,7 +181,7 @@ def add(
 @click.option(
     "--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
-@click.option("--scheduler", default="threads", show_default=True)
+@click.option("--scheduler", default="local", show_default=True, help="As for dedup.")
 @click.option("--workers", type=int, default=None, help="Parallel part tasks (default: CPUs).")
 @click.option("--partition-size", default="256MB", show_default=True)
 @click.option("--batch-size", default="16MB", show_default=True, help="Text bytes per match.")

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from engine.cluster import run_tasks
+from engine.cluster import Runner, session
 from engine.inputs import (
     InputPart,
     ReadReport,
@@ -176,25 +176,28 @@ def flag(
     text_column: str = "text",
     id_column: str | None = None,
     backend: str = "auto",
-    scheduler: str = "threads",
+    scheduler: str = "local",
     workers: int | None = None,
     partition_size: str | int = "256MB",
     batch_size: str | int = "16MB",
     strict: bool = False,
     progress: bool = True,
+    runner: Runner | None = None,
     **params,
 ) -> FlagResult:
     """Flag documents of files that descend from the references in ``reference``.
 
     Args:
-        inputs: a path or list of paths (as for :func:`engine.dedup`).
+        inputs: a path or list of paths (as for :func:`engine.dedup_files.dedup`).
         out: output folder for flags.parquet, summary.json and work files; None keeps
             the result in memory.
         reference: folder written by ``ouroboros reference build``.
         batch_size: text bytes matched together (memory: about 40 bytes per byte of
             candidate documents and references).
+        runner: an open :class:`engine.cluster.Runner` to run on (``dedup
+            --reference`` passes its own); without one a session is started.
         **params: :class:`engine.provenance.ProvenanceParams` fields.
-        Other arguments: as for :func:`engine.dedup`.
+        Other arguments: as for :func:`engine.dedup_files.dedup`.
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
@@ -224,14 +227,13 @@ def flag(
         timings["plan"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
+        tasks = [(part, refdir, provenance_params, read, resolved, str(work)) for part in parts]
         with Progress(len(parts), "flag", enabled=progress) as bar:
-            results = run_tasks(
-                flag_task,
-                [(part, refdir, provenance_params, read, resolved, str(work)) for part in parts],
-                scheduler=scheduler,
-                workers=workers,
-                progress=bar,
-            )
+            if runner is not None:
+                results = runner.run(flag_task, tasks, progress=bar)
+            else:
+                with session(scheduler, workers) as own_runner:
+                    results = own_runner.run(flag_task, tasks, progress=bar)
         timings["flag"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -297,7 +299,7 @@ def flag(
 
 
 def _versions() -> dict:
-    from engine.dedup import _versions as dedup_versions
+    from engine.dedup_files import _versions as dedup_versions
 
     return dedup_versions()
 

@@ -316,7 +316,7 @@ def substr(
     """Find exact repeated substrings (>= ``min_span`` bytes) in files.
 
     Args:
-        inputs: a path or list of paths (as for :func:`engine.dedup`).
+        inputs: a path or list of paths (as for :func:`engine.dedup_files.dedup`).
         out: output folder for spans.parquet, summary.json and work files; None keeps
             the result in memory.
         min_span: shortest repeated substring, in bytes. keep: "first" keeps the first
@@ -325,7 +325,7 @@ def substr(
         shard_size: input bytes per shard; exact within a shard (see module docstring).
         write_deduped: also write ``out/deduped/shard-NNNNN.parquet`` with ``doc_id``
             and the text with every span cut out.
-        Other arguments: as for :func:`engine.dedup`.
+        Other arguments: as for :func:`engine.dedup_files.dedup`.
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]

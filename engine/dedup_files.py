@@ -22,6 +22,7 @@ everything. An output folder made by another command or for other inputs is refu
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import shutil
 import tempfile
@@ -48,6 +49,7 @@ from engine.storage import (
     read_signature_file,
     read_signature_meta,
     write_json_atomic,
+    write_parquet_atomic,
     write_signature_file,
 )
 from kernels.backend import resolve_backend
@@ -75,11 +77,14 @@ class DedupResult:
         out: the output folder, or None when ``out`` was not given.
         clusters: pyarrow Table with the ``clusters.parquet`` schema, input order
             (read from ``out`` on first use when an output folder was given).
+        flags, cluster_flags: the provenance tables when ``reference`` was given.
     """
 
     summary: dict
     out: Path | None
     _clusters: pa.Table | None = field(default=None, repr=False)
+    flags: pa.Table | None = field(default=None, repr=False)
+    cluster_flags: pa.Table | None = field(default=None, repr=False)
 
     @property
     def clusters(self) -> pa.Table:
@@ -163,6 +168,7 @@ def dedup(
     write_deduped: bool = False,
     strict: bool = False,
     progress: bool = True,
+    reference: str | os.PathLike | None = None,
     **params,
 ) -> DedupResult:
     """Find near-duplicate clusters in files.
@@ -183,6 +189,10 @@ def dedup(
             shuffle range. write_deduped: also write the kept documents under
             ``out/deduped/``.
         strict: malformed records raise instead of being counted and skipped.
+        reference: a reference index folder (``ouroboros reference build``): also
+            flag every document (``flags.parquet``), roll flags up per cluster
+            (``cluster_flags.parquet``) and keep an unflagged member of each cluster
+            where one exists.
         **params: DedupParams fields (shingle, ngram, num_perm, threshold, bands,
             rows, seed, keep, max_anchors).
 
@@ -224,6 +234,7 @@ def dedup(
             partition_size=size,
             write_deduped=write_deduped,
             progress=progress,
+            reference=None if reference is None else str(reference),
         )
         timings = {"plan": time.perf_counter() - t0}
         with session(scheduler, workers) as runner:
@@ -248,6 +259,7 @@ class _Job:
     partition_size: int
     write_deduped: bool
     progress: bool
+    reference: str | None = None
 
     @property
     def work(self) -> Path:
@@ -328,13 +340,20 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
     cluster_size = np.bincount(labels, minlength=n_docs).astype(np.int64)[labels]
     n_bytes = _load_column(work, parts, "n_bytes")
     keep = choose_kept(labels, n_bytes, dedup_params.keep)
+    timings["write"] = time.perf_counter() - t0
+    provenance = None
+    if job.reference is not None:
+        t0 = time.perf_counter()
+        keep, provenance = _provenance(job, runner, labels, cluster_size, keep)
+        timings["provenance"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     clusters_table = _write_clusters(
         None if job.in_memory else out_dir, work, parts, labels, cluster_size, keep
     )
     deduped_files: list[str] = []
     if job.write_deduped:
         deduped_files = _write_deduped(parts, work, keep, doc_offsets, out_dir, runner, progress)
-    timings["write"] = time.perf_counter() - t0
+    timings["write"] += time.perf_counter() - t0
     _remove_stale(work, keep_names={shuffle_dir.name, edges_dir.name, "signatures"})
 
     report = plan_report
@@ -370,10 +389,56 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
         timings=timings,
         deduped_files=deduped_files,
     )
+    if provenance is not None:
+        summary["provenance"] = provenance["counts"]
     if not job.in_memory:
         write_json_atomic(out_dir / "summary.json", summary)
     _log_summary(summary)
-    return DedupResult(summary, None if job.in_memory else out_dir, clusters_table)
+    result = DedupResult(summary, None if job.in_memory else out_dir, clusters_table)
+    if provenance is not None:
+        result.flags = provenance["flags"]
+        result.cluster_flags = provenance["cluster_flags"]
+    return result
+
+
+def _provenance(job: _Job, runner, labels, cluster_size, keep) -> tuple[np.ndarray, dict]:
+    """Flag every document against the reference; move keep to unflagged members.
+
+    Writes ``flags.parquet`` and ``cluster_flags.parquet`` next to clusters.parquet
+    (work files under ``provenance/``). Returns the new keep flags and summary counts.
+    """
+    from engine.flag_files import flag as run_flag
+    from engine.provenance import cluster_flags, prefer_unflagged_keep
+
+    flagged = run_flag(
+        job.inputs,
+        None if job.in_memory else job.out_dir / "provenance",
+        reference=job.reference,
+        text_column=job.read.text_column,
+        id_column=job.read.id_column,
+        backend=job.backend,
+        partition_size=job.partition_size,
+        strict=job.read.strict,
+        progress=job.progress,
+        runner=runner,
+    )
+    clusters = _write_clusters(None, job.work, job.parts, labels, cluster_size, keep)
+    clusters = prefer_unflagged_keep(clusters, flagged.flags)
+    rollup = cluster_flags(clusters, flagged.flags)
+    if not job.in_memory:
+        write_parquet_atomic(job.out_dir / "flags.parquet", flagged.flags)
+        write_parquet_atomic(job.out_dir / "cluster_flags.parquet", rollup)
+    new_keep = clusters.column("keep").to_numpy(zero_copy_only=False).astype(bool)
+    counts = {
+        "flagged": flagged.summary["counts"]["flagged"],
+        "labels": flagged.summary["counts"]["labels"],
+        "flagged_clusters": int(
+            np.count_nonzero(rollup.column("label").to_numpy(zero_copy_only=False) != "none")
+        ),
+        "keep_moved_to_unflagged": int(np.count_nonzero(new_keep & ~keep)),
+        "reference": flagged.summary["reference"],
+    }
+    return new_keep, {"counts": counts, "flags": flagged.flags, "cluster_flags": rollup}
 
 
 def _load_column(work: Path, parts: list[InputPart], name: str) -> np.ndarray:
