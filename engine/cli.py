@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 
 import click
 
+from engine.cli_common import fail, setup_logging
 from engine.cli_provenance import flag as flag_command
 from engine.cli_provenance import reference as reference_group
 from engine.params import KEEP_POLICIES, SHINGLES
-
-
-def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-
-
-def _fail(exc: Exception) -> None:
-    raise click.ClickException(str(exc)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -159,7 +145,7 @@ def dedup(
     OUT/summary.json; with --reference also OUT/flags.parquet and
     OUT/cluster_flags.parquet.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from engine.dedup_files import dedup as run_dedup
 
     try:
@@ -186,7 +172,7 @@ def dedup(
             reference=reference,
         )
     except (ValueError, RuntimeError, OSError) as exc:
-        _fail(exc)
+        fail(exc)
     counts = result.summary["counts"]
     line = {
         "documents": counts["documents"],
@@ -249,7 +235,7 @@ def substr(
     Writes OUT/spans.parquet (doc_id, start, end, source_doc_id, source_start: UTF-8
     byte ranges to remove, end exclusive) and OUT/summary.json.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from engine.substr_files import substr as run_substr
 
     try:
@@ -270,7 +256,7 @@ def substr(
             progress=not quiet,
         )
     except (ValueError, RuntimeError, OSError) as exc:
-        _fail(exc)
+        fail(exc)
     counts = result.summary["counts"]
     click.echo(
         json.dumps(

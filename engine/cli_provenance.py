@@ -7,24 +7,10 @@ main ``ouroboros`` group in :mod:`engine.cli`.
 from __future__ import annotations
 
 import json
-import logging
-import sys
 
 import click
 
-
-def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-
-
-def _fail(exc: Exception) -> None:
-    raise click.ClickException(str(exc)) from exc
-
+from engine.cli_common import fail, setup_logging
 
 _READ_OPTIONS = [
     click.option(
@@ -113,7 +99,7 @@ def build(
 
     Writes the index to OUT (see engine/reference.py) and OUT/summary.json.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from engine.flag_files import build_reference
 
     try:
@@ -133,7 +119,7 @@ def build(
             seed=seed,
         )
     except (ValueError, RuntimeError, OSError) as exc:
-        _fail(exc)
+        fail(exc)
     _echo_summary(summary, out)
 
 
@@ -146,7 +132,7 @@ def add(
     refdir, inputs, id_column, text_column, model_column, partition_size, strict, backend, quiet
 ):
     """Add model outputs to the index in REFDIR (no rebuild of what it holds)."""
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from engine.flag_files import build_reference
 
     try:
@@ -162,7 +148,7 @@ def add(
             add=True,
         )
     except (ValueError, RuntimeError, OSError) as exc:
-        _fail(exc)
+        fail(exc)
     _echo_summary(summary, refdir)
 
 
@@ -226,7 +212,7 @@ def flag(
     Writes OUT/flags.parquet (doc_id, label, cov_doc, cov_ref, longest_match, ref_ids,
     evidence) and OUT/summary.json.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from engine.flag_files import flag as run_flag
 
     try:
@@ -253,7 +239,7 @@ def flag(
             minhash=not no_minhash,
         )
     except (ValueError, RuntimeError, OSError) as exc:
-        _fail(exc)
+        fail(exc)
     counts = result.summary["counts"]
     click.echo(
         json.dumps(

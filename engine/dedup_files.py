@@ -25,7 +25,6 @@ import logging
 import os
 import platform
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ from engine.shuffle import choose_n_ranges, edges_file, shuffle_map_task, shuffl
 from engine.storage import (
     claim_output,
     fingerprint,
+    output_folder,
     read_signature_file,
     read_signature_meta,
     write_json_atomic,
@@ -210,14 +210,7 @@ def dedup(
     read = ReadOptions(text_column=text_column, id_column=id_column, strict=strict)
     size = parse_size(partition_size)
 
-    temp_dir = None
-    if out is None:
-        temp_dir = tempfile.mkdtemp(prefix="ouroboros-")
-        out_dir = Path(temp_dir)
-    else:
-        out_dir = Path(out)
-        out_dir.mkdir(parents=True, exist_ok=True)
-    try:
+    with output_folder(out) as out_dir:
         t0 = time.perf_counter()
         plan_report = ReadReport()
         parts = plan_parts(inputs, size, report=plan_report)
@@ -239,9 +232,6 @@ def dedup(
         timings = {"plan": time.perf_counter() - t0}
         with session(scheduler, workers) as runner:
             return _run_stages(job, runner, timings)
-    finally:
-        if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -40,7 +38,7 @@ from engine.inputs import (
 from engine.progress import Progress, prefetch
 from engine.provenance import FLAGS_SCHEMA, LABELS, ProvenanceParams
 from engine.reference import IndexParams, ReferenceIndex
-from engine.storage import write_json_atomic, write_parquet_atomic
+from engine.storage import output_folder, write_json_atomic, write_parquet_atomic
 from kernels.backend import resolve_backend
 
 log = logging.getLogger("ouroboros")
@@ -211,15 +209,8 @@ def flag(
     )
     refdir = str(reference)
     index = open_index(refdir)
-    temp_dir = None
-    if out is None:
-        temp_dir = tempfile.mkdtemp(prefix="ouroboros-")
-        out_dir = Path(temp_dir)
-    else:
-        out_dir = Path(out)
-        out_dir.mkdir(parents=True, exist_ok=True)
-    work = out_dir / "_work"
-    try:
+    with output_folder(out) as out_dir:
+        work = out_dir / "_work"
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         plan_report = ReadReport()
@@ -293,9 +284,6 @@ def flag(
             ", ".join(f"{k}={v}" for k, v in labels.items()),
         )
         return FlagResult(flags, summary, None if out is None else out_dir)
-    finally:
-        if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _versions() -> dict:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -61,7 +60,7 @@ from engine.provenance import (
     uninformative_bytes,
     winnow_anchors,
 )
-from engine.storage import write_json_atomic, write_parquet_atomic
+from engine.storage import write_json_atomic, write_npy_atomic, write_parquet_atomic
 from engine.texts import as_large_string_array, pack
 from kernels.backend import resolve_backend, to_host
 from kernels.lsh import band_keys as compute_band_keys
@@ -173,16 +172,6 @@ def _strings(values, n: int, name: str) -> list[str | None]:
     if len(values) != n:
         raise ValueError(f"{name} has {len(values)} entries but there are {n} texts")
     return values
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
-    with open(tmp, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -420,15 +409,15 @@ class ReferenceIndex:
             if segment.stored_at is not None and segment.stored_at.resolve() == root.resolve():
                 continue
             write_parquet_atomic(folder / "meta.parquet", segment.meta)
-            _save_npy(folder / "norm.npy", segment.norm)
-            _save_npy(folder / "norm_offsets.npy", segment.norm_offsets)
-            _save_npy(folder / "signatures.npy", segment.signatures)
-            _save_npy(folder / "band_keys.npy", segment.band_keys)
+            write_npy_atomic(folder / "norm.npy", segment.norm)
+            write_npy_atomic(folder / "norm_offsets.npy", segment.norm_offsets)
+            write_npy_atomic(folder / "signatures.npy", segment.signatures)
+            write_npy_atomic(folder / "band_keys.npy", segment.band_keys)
             segment.stored_at = root
         anchors = root / "anchors" / self._anchors_name
         if self._anchors_stored_at is None or self._anchors_stored_at.resolve() != root.resolve():
-            _save_npy(anchors / "keys.npy", self.anchor_keys)
-            _save_npy(anchors / "refs.npy", self.anchor_refs)
+            write_npy_atomic(anchors / "keys.npy", self.anchor_keys)
+            write_npy_atomic(anchors / "refs.npy", self.anchor_refs)
             self._anchors_stored_at = root
         info = {
             "format": FORMAT,

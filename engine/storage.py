@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -120,11 +124,14 @@ def write_arrow_atomic(path: str | os.PathLike, table: pa.Table) -> None:
 
 
 def write_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write a ``.npy`` file atomically (never pickled; fsynced before the rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_path(path)
     with open(tmp, "wb") as fh:
-        np.save(fh, array)
+        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
@@ -170,3 +177,19 @@ def claim_output(out: Path, command: str, inputs: list[str]) -> None:
                 f"{out} is not empty and was not made by ouroboros; choose another --out"
             )
         write_json_atomic(marker, claim)
+
+
+@contextmanager
+def output_folder(out: str | os.PathLike | None) -> Iterator[Path]:
+    """The output folder of a run: ``out`` (created), or a temporary folder that is
+    removed when the run ends (``out=None``: results are returned in memory)."""
+    if out is not None:
+        path = Path(out)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    temp = tempfile.mkdtemp(prefix="ouroboros-")
+    try:
+        yield Path(temp)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)

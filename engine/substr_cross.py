@@ -78,12 +78,9 @@ holds a copy of every processed document): this path recomputes, it does not res
 
 from __future__ import annotations
 
-import io
 import logging
-import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +90,7 @@ import pyarrow.ipc as ipc
 from engine.cluster import Runner, session
 from engine.inputs import InputPart, ReadReport, read_part
 from engine.progress import Progress
-from engine.storage import write_bytes_atomic
+from engine.storage import write_arrow_atomic, write_npy_atomic
 from engine.substr import KEEP_RULES, SPANS_SCHEMA, repeated_spans_arrays
 from engine.substr_options import SubstrOptions
 from kernels.backend import resolve_backend
@@ -144,20 +141,6 @@ def _texts_file(work: Path, map_index: int) -> Path:
 
 def _batch_spans_file(work: Path, batch_index: int) -> Path:
     return work / "group-spans" / f"batch-{batch_index:05d}.arrow"
-
-
-def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    write_bytes_atomic(path, buffer.getvalue())
-
-
-def _write_arrow_atomic(path: Path, table: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
-    with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    os.replace(tmp, path)
 
 
 def _read_arrow(path: Path) -> pa.Table:
@@ -233,11 +216,11 @@ def fingerprint_task(
             records = np.empty(hi - lo, dtype=FINGERPRINT_DTYPE)
             records["fingerprint"] = fingerprints[order[lo:hi]]
             records["doc"] = docs[order[lo:hi]]
-            _save_npy_atomic(_range_file(work_dir, map_index, r), records)
+            write_npy_atomic(_range_file(work_dir, map_index, r), records)
     doc_info = np.empty(n_docs, dtype=DOC_DTYPE)
     doc_info["n_bytes"] = np.concatenate(n_bytes_chunks) if n_bytes_chunks else 0
     doc_info["self_repeat"] = np.concatenate(repeat_chunks) if repeat_chunks else False
-    _save_npy_atomic(_docs_file(work_dir, map_index), doc_info)
+    write_npy_atomic(_docs_file(work_dir, map_index), doc_info)
     return {
         "documents": n_docs,
         "bytes": int(doc_info["n_bytes"].sum()),
@@ -302,7 +285,7 @@ def reduce_task(range_index: int, map_offsets: np.ndarray, work: str) -> dict:
     src, dst = star_edges(np.concatenate(fingerprint_chunks), np.concatenate(doc_chunks))
     forest = spanning_forest(src, dst)
     if forest.shape[0]:
-        _save_npy_atomic(_edges_file(work_dir, range_index), forest)
+        write_npy_atomic(_edges_file(work_dir, range_index), forest)
     return {
         "fingerprints": int(sum(c.shape[0] for c in fingerprint_chunks)),
         "star_edges": int(src.shape[0]),
@@ -357,7 +340,7 @@ def texts_task(
         )
     table = pa.concat_tables(pieces) if pieces else _TEXTS_SCHEMA.empty_table()
     table = table.sort_by([("batch", "ascending"), ("doc", "ascending")])
-    _write_arrow_atomic(_texts_file(Path(work), map_index), table)
+    write_arrow_atomic(_texts_file(Path(work), map_index), table)
     return {"documents": table.num_rows}
 
 
@@ -389,7 +372,7 @@ def spans_task(
         ],
         schema=_BATCH_SPANS_SCHEMA,
     )
-    _write_arrow_atomic(_batch_spans_file(work_dir, batch_index), out)
+    write_arrow_atomic(_batch_spans_file(work_dir, batch_index), out)
     return {"documents": table.num_rows, "spans": out.num_rows}
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ import pyarrow.parquet as pq
 from engine.cluster import session
 from engine.inputs import InputPart, ReadReport, parse_size, plan_parts, read_part
 from engine.progress import Progress, prefetch
-from engine.storage import claim_output, write_json_atomic, write_parquet_atomic
+from engine.storage import claim_output, output_folder, write_json_atomic, write_parquet_atomic
 from engine.substr import SPANS_SCHEMA, remove_spans, repeated_spans_arrays
 from engine.substr_cross import substr_across_shards
 from engine.substr_options import SubstrOptions
@@ -345,14 +344,7 @@ def substr(
         shard_size=parse_size(shard_size),
         write_deduped=write_deduped,
     )
-    temp_dir = None
-    if out is None:
-        temp_dir = tempfile.mkdtemp(prefix="ouroboros-")
-        out_dir = Path(temp_dir)
-    else:
-        out_dir = Path(out)
-        out_dir.mkdir(parents=True, exist_ok=True)
-    try:
+    with output_folder(out) as out_dir:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         plan_report = ReadReport()
@@ -432,6 +424,3 @@ def substr(
             counts["bytes"],
         )
         return SubstrResult(spans, summary, None if out is None else out_dir)
-    finally:
-        if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)

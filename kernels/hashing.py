@@ -10,8 +10,11 @@ Definitions (the plain-Python mirror is :mod:`kernels.text_reference`):
 
 - ``fmix64``: MurmurHash3's 64-bit finalizer.
 - word token: FNV-1a over the word's lowercased codepoints, then ``fmix64``.
-- shingle hash: ``h = SHINGLE_SEED``; for each token ``t``: ``h = fmix64((h ^ t) * GOLDEN)``;
-  finally ``fmix64(h ^ n_tokens)``.
+- shingle hash of tokens ``t_0 .. t_{w-1}``: the polynomial
+  ``p = sum t_j * GOLDEN**(w-1-j) mod 2**64`` (Horner: ``p = p * GOLDEN + t``), then
+  ``fmix64(p ^ (SHINGLE_SEED + w))``. The CPU twin rolls ``p`` from one window to the
+  next (``p = (p - t_i * GOLDEN**(w-1)) * GOLDEN + t_{i+w}``); the CUDA kernel
+  evaluates it directly per window; both are exact modulo 2**64, so they agree.
 - MinHash permutation ``k``: ``((a_k * (x mod P) + b_k) mod P) & 0xFFFFFFFF`` with
   ``P = 2**61 - 1`` and ``x`` the 64-bit shingle hash (exact 122-bit product, no
   wrap-around).
@@ -69,9 +72,21 @@ def combine(h, value):
 
 
 @numba.njit(inline="always")
-def finish_shingle(h, n_tokens):
-    """Final step of a shingle hash over ``n_tokens`` tokens: uint64."""
-    return fmix64(np.uint64(h) ^ np.uint64(n_tokens))
+def poly_step(p, token):
+    """One Horner step of the shingle polynomial: ``p * GOLDEN + token`` mod 2**64."""
+    return np.uint64(p) * GOLDEN + np.uint64(token)
+
+
+@numba.njit(inline="always")
+def poly_roll(p, leaving, entering, top_power):
+    """Slide the window polynomial by one token (``top_power = GOLDEN**(w-1)``)."""
+    return (np.uint64(p) - np.uint64(leaving) * np.uint64(top_power)) * GOLDEN + np.uint64(entering)
+
+
+@numba.njit(inline="always")
+def finish_shingle(p, n_tokens):
+    """Shingle hash from the window polynomial of ``n_tokens`` tokens: uint64."""
+    return fmix64(np.uint64(p) ^ (SHINGLE_SEED + np.uint64(n_tokens)))
 
 
 @numba.njit(inline="always")

@@ -27,11 +27,12 @@ from numba import cuda
 
 from kernels.hashing import (
     FNV_OFFSET,
-    SHINGLE_SEED,
-    combine,
+    GOLDEN,
     finish_shingle,
     fmix64,
     fnv1a_step,
+    poly_roll,
+    poly_step,
     utf8_decode,
 )
 from kernels.unicode_table import CLASS_SHIFT, LOWER_MASK, SEPARATOR, WORD
@@ -195,16 +196,25 @@ def tokenize_kernel(data, offsets, table, mode, tokens, token_counts):
 def shingle_doc(tokens, start, n_tokens, ngram, shingles):
     """Hash the windows of ``tokens[start:start+n_tokens]`` into ``shingles[start:]``.
 
-    Safe in place (``shingles is tokens``): window ``i`` reads tokens ``i..i+n-1``
-    before position ``i`` is overwritten, and later windows only read ahead.
+    Rolls the window polynomial (two multiplies per shingle). Safe in place
+    (``shingles is tokens``): the token leaving window ``i`` is read before position
+    ``i`` is overwritten, and entering tokens lie ahead of every written position.
     """
     count = shingle_count(n_tokens, ngram)
+    if count == 0:
+        return count
     width = ngram if n_tokens >= ngram else n_tokens
+    top_power = np.uint64(1)
+    p = np.uint64(0)
+    for j in range(width):
+        p = poly_step(p, tokens[start + j])
+        if j > 0:
+            top_power = top_power * GOLDEN
     for i in range(count):
-        h = SHINGLE_SEED
-        for j in range(width):
-            h = combine(h, tokens[start + i + j])
-        shingles[start + i] = finish_shingle(h, width)
+        leaving = tokens[start + i]
+        shingles[start + i] = finish_shingle(p, width)
+        if i + 1 < count:
+            p = poly_roll(p, leaving, tokens[start + i + width], top_power)
     return count
 
 
@@ -248,10 +258,10 @@ def shingle_kernel(tokens, offsets, token_counts, ngram, shingles):
         i = p - start
         if i < shingle_count(n_tokens, ngram):
             width = ngram if n_tokens >= ngram else n_tokens
-            h = SHINGLE_SEED
+            poly = np.uint64(0)
             for j in range(width):
-                h = np.uint64(combine(h, tokens[p + j]))
-            shingles[p] = finish_shingle(h, width)
+                poly = np.uint64(poly_step(poly, tokens[p + j]))
+            shingles[p] = finish_shingle(poly, width)
         p += stride
 
 

@@ -102,11 +102,11 @@ def tokens(text: str, shingle: str) -> list[int]:
 
 
 def shingle_hash(window: Sequence[int]) -> int:
-    """64-bit hash of a window of tokens."""
-    h = SHINGLE_SEED
+    """64-bit hash of a window of tokens: fmix64 of a polynomial in GOLDEN mod 2**64."""
+    p = 0
     for t in window:
-        h = combine(h, t)
-    return fmix64(h ^ len(window))
+        p = (p * GOLDEN + t) & M64
+    return fmix64(p ^ ((SHINGLE_SEED + len(window)) & M64))
 
 
 def shingle_hashes(text: str, n: int, shingle: str = "word") -> list[int]:

@@ -9,8 +9,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 
 from kernels.backend import cuda_simulated, cuda_usable
+
+# Numba compiles a function on its first call (hundreds of ms on a fresh machine with
+# an empty cache), so per-example deadlines would only measure compilation.
+settings.register_profile("ouroboros", deadline=None)
+settings.load_profile("ouroboros")
 
 
 def pytest_collection_modifyitems(config, items):
