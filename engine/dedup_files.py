@@ -6,9 +6,11 @@
    key range into ``_work/shuffle-<fp>/map-NNNNN/range-RRRRR.arrow``.
 3. ``edges`` (a task per key range): buckets, verified star edges, written to
    ``_work/edges-<fp>/range-RRRRR.npy``.
-4. ``components`` (driver): union-find over all edges; ``cluster_id`` is the smallest
-   input position of each component (8 bytes per document plus 16 per edge in the
-   driver: 10 GB holds about a billion documents' labels or 600M edges).
+4. ``components`` (driver): union-find with edges streamed range by range;
+   ``cluster_id`` is the smallest input position of each component. The driver holds
+   8 bytes per document plus one range's edges: 10 GB of driver memory covers about
+   1.2 billion documents. Beyond that a distributed algorithm (large-star/small-star)
+   would be needed; it is not implemented.
 5. ``write``: keep flags, ``clusters.parquet`` streamed part by part, ``summary.json``;
    optionally ``deduped/`` with the kept documents in the input's own format.
 
@@ -54,7 +56,7 @@ from engine.storage import (
 )
 from kernels.backend import resolve_backend
 from kernels.unicode_table import unicode_version
-from kernels.union_find import connected_components
+from kernels.union_find import finish_labels_cpu, union_edges_cpu
 
 log = logging.getLogger("ouroboros")
 
@@ -319,10 +321,13 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
 
     # 4. connected components in the driver
     t0 = time.perf_counter()
-    edges = [np.load(edges_file(edges_dir, r)) for r in range(n_ranges)]
-    edges = np.concatenate(edges) if edges else np.zeros((0, 2), np.int64)
-    labels = connected_components(n_docs, edges[:, 0], edges[:, 1], backend="cpu")
-    del edges
+    labels = np.arange(n_docs, dtype=np.int64)  # streamed: one range's edges at a time
+    for r in range(n_ranges):
+        edges = np.load(edges_file(edges_dir, r))
+        union_edges_cpu(
+            labels, np.ascontiguousarray(edges[:, 0]), np.ascontiguousarray(edges[:, 1])
+        )
+    labels = finish_labels_cpu(labels)
     timings["components"] = time.perf_counter() - t0
 
     # 5. keep flags and outputs

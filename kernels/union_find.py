@@ -29,9 +29,14 @@ def _find(parent, x):
 
 
 @numba.njit(cache=True, nogil=True)
-def connected_components_cpu(n_nodes, src, dst):
-    """CPU twin: labels int64 (n_nodes,), each the minimum node of its component."""
-    parent = np.arange(n_nodes, dtype=np.int64)
+def union_edges_cpu(parent, src, dst):
+    """Union the edges ``(src[e], dst[e])`` into a union-find forest, in place.
+
+    ``parent``: int64 (n_nodes,), a forest in which every parent is <= its child
+    (``np.arange(n)`` to start). The smaller root always becomes the parent, so the
+    forest keeps that property and each root is its tree's minimum. Edge lists can be
+    streamed in any number of calls.
+    """
     for e in range(src.shape[0]):
         ru = _find(parent, src[e])
         rv = _find(parent, dst[e])
@@ -40,9 +45,22 @@ def connected_components_cpu(n_nodes, src, dst):
                 parent[rv] = ru
             else:
                 parent[ru] = rv
-    for x in range(n_nodes):
+
+
+@numba.njit(cache=True, nogil=True)
+def finish_labels_cpu(parent):
+    """Point every node of a forest at its root, in place; returns ``parent``."""
+    for x in range(parent.shape[0]):
         parent[x] = _find(parent, x)
     return parent
+
+
+@numba.njit(cache=True, nogil=True)
+def connected_components_cpu(n_nodes, src, dst):
+    """CPU twin: labels int64 (n_nodes,), each the minimum node of its component."""
+    parent = np.arange(n_nodes, dtype=np.int64)
+    union_edges_cpu(parent, src, dst)
+    return finish_labels_cpu(parent)
 
 
 @cuda.jit

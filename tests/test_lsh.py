@@ -164,3 +164,16 @@ def test_keys_differing_only_in_low_bits_stay_in_separate_exact_buckets():
         np.zeros(3, np.int16), keys[:, 0], np.arange(3), sig, threshold=0.9, backend="cpu"
     )
     assert list(zip(src.tolist(), dst.tolist())) == [(0, 2)]
+
+
+def test_streamed_union_equals_one_call():
+    from kernels.union_find import finish_labels_cpu, union_edges_cpu
+
+    rng = np.random.default_rng(4)
+    src = rng.integers(0, 500, size=400)
+    dst = rng.integers(0, 500, size=400)
+    want = connected_components(500, src, dst, backend="cpu")
+    parent = np.arange(500, dtype=np.int64)
+    for chunk in np.array_split(np.arange(400), 7):  # edges arrive range by range
+        union_edges_cpu(parent, src[chunk], dst[chunk])
+    np.testing.assert_array_equal(finish_labels_cpu(parent), want)
