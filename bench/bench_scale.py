@@ -54,6 +54,8 @@ def run_dedup(path: Path, out: Path, args: argparse.Namespace) -> tuple[float, f
         args.backend,
         "--partition-size",
         args.partition_size,
+        "--scheduler",
+        args.scheduler,
     ]
     if args.workers:
         command += ["--workers", str(args.workers)]
