@@ -17,6 +17,9 @@ def setup_logging(quiet: bool) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    # Dask's own start-up and shutdown chatter is not the user's business
+    for name in ("distributed", "dask", "bokeh", "tornado"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def fail(exc: Exception) -> NoReturn:
