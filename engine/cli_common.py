@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import NoReturn
 
@@ -17,9 +18,9 @@ def setup_logging(quiet: bool) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    # Dask's own start-up and shutdown chatter is not the user's business
-    for name in ("distributed", "dask", "bokeh", "tornado"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # Dask's own start-up and shutdown chatter is not the user's business; distributed
+    # applies this setting when it is first imported (here and in worker processes)
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def fail(exc: Exception) -> NoReturn:
