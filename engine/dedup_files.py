@@ -6,11 +6,13 @@
    key range into ``_work/shuffle-<fp>/map-NNNNN/range-RRRRR.arrow``.
 3. ``edges`` (a task per key range): buckets, verified star edges, written to
    ``_work/edges-<fp>/range-RRRRR.npy``.
-4. ``components`` (driver): union-find with edges streamed range by range;
-   ``cluster_id`` is the smallest input position of each component. The driver holds
-   8 bytes per document plus one range's edges: 10 GB of driver memory covers about
-   1.2 billion documents. Beyond that a distributed algorithm (large-star/small-star)
-   would be needed; it is not implemented.
+4. ``components``: ``cluster_id`` is the smallest input position of each component.
+   Up to ``MAX_DRIVER_DOCS`` documents (or with ``components="driver"``): union-find
+   in the driver with edges streamed range by range (8 bytes per document plus one
+   range's edges: 10 GB of driver memory covers about 1.2 billion documents). Beyond
+   that (or with ``components="distributed"``): large-star/small-star rounds of tasks
+   over edge files (:mod:`engine.components`, ``_work/components-<fp>/``), each task
+   holding one node range's edges; labels are read back range by range.
 5. ``write``: keep flags, ``clusters.parquet`` streamed part by part, ``summary.json``;
    optionally ``deduped/`` with the kept documents in the input's own format.
 
@@ -37,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.cluster import session
+from engine.components import distributed_components, read_labels
 from engine.deduped_writer import write_kept
 from engine.inputs import InputPart, ReadReport, parse_size, plan_parts, read_part
 from engine.memory import peak_rss_mib
@@ -59,6 +62,9 @@ from kernels.unicode_table import unicode_version
 from kernels.union_find import finish_labels_cpu, union_edges_cpu
 
 log = logging.getLogger("ouroboros")
+
+MAX_DRIVER_DOCS = 500_000_000  # components="auto": union-find in the driver up to this
+COMPONENTS = ("auto", "driver", "distributed")
 
 CLUSTERS_SCHEMA = pa.schema(
     [
@@ -171,6 +177,7 @@ def dedup(
     strict: bool = False,
     progress: bool = True,
     reference: str | os.PathLike | None = None,
+    components: str = "auto",
     **params,
 ) -> DedupResult:
     """Find near-duplicate clusters in files.
@@ -195,6 +202,10 @@ def dedup(
             flag every document (``flags.parquet``), roll flags up per cluster
             (``cluster_flags.parquet``) and keep an unflagged member of each cluster
             where one exists.
+        components: "driver" (union-find in this process, 8 bytes per document),
+            "distributed" (large-star/small-star rounds of tasks over edge files,
+            :mod:`engine.components`) or "auto" (driver up to ``MAX_DRIVER_DOCS``
+            documents). Both give the same clusters.
         **params: DedupParams fields (shingle, ngram, num_perm, threshold, bands,
             rows, seed, keep, max_anchors).
 
@@ -207,6 +218,8 @@ def dedup(
     inputs = [str(p) for p in inputs]
     dedup_params = DedupParams(**params)
     resolved = resolve_backend(backend)
+    if components not in COMPONENTS:
+        raise ValueError(f"components must be one of {COMPONENTS}, got {components!r}")
     if write_deduped and out is None:
         raise ValueError("write_deduped needs an output folder: pass out=...")
     read = ReadOptions(text_column=text_column, id_column=id_column, strict=strict)
@@ -230,6 +243,7 @@ def dedup(
             write_deduped=write_deduped,
             progress=progress,
             reference=None if reference is None else str(reference),
+            components=components,
         )
         timings = {"plan": time.perf_counter() - t0}
         with session(scheduler, workers) as runner:
@@ -252,6 +266,7 @@ class _Job:
     write_deduped: bool
     progress: bool
     reference: str | None = None
+    components: str = "auto"
 
     @property
     def work(self) -> Path:
@@ -319,15 +334,31 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
         )
     timings["edges"] = time.perf_counter() - t0
 
-    # 4. connected components in the driver
+    # 4. connected components: in the driver, or in rounds of tasks over edge files
     t0 = time.perf_counter()
-    labels = np.arange(n_docs, dtype=np.int64)  # streamed: one range's edges at a time
-    for r in range(n_ranges):
-        edges = np.load(edges_file(edges_dir, r))
-        union_edges_cpu(
-            labels, np.ascontiguousarray(edges[:, 0]), np.ascontiguousarray(edges[:, 1])
+    components_dir = work / f"components-{edge_fp}"
+    distributed = job.components == "distributed" or (
+        job.components == "auto" and n_docs > MAX_DRIVER_DOCS
+    )
+    if distributed:
+        n_edges = sum(r["edges"] for r in reduce_results)
+        labels_dir = distributed_components(
+            [edges_file(edges_dir, r) for r in range(n_ranges)],
+            n_docs,
+            work=components_dir,
+            runner=runner,
+            n_partitions=_components_partitions(n_docs, n_edges, size, runner.workers),
+            progress=progress,
         )
-    labels = finish_labels_cpu(labels)
+        labels = read_labels(labels_dir, n_docs)
+    else:
+        labels = np.arange(n_docs, dtype=np.int64)  # streamed: one range's edges at a time
+        for r in range(n_ranges):
+            edges = np.load(edges_file(edges_dir, r))
+            union_edges_cpu(
+                labels, np.ascontiguousarray(edges[:, 0]), np.ascontiguousarray(edges[:, 1])
+            )
+        labels = finish_labels_cpu(labels)
     timings["components"] = time.perf_counter() - t0
 
     # 5. keep flags and outputs
@@ -349,7 +380,10 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
     if job.write_deduped:
         deduped_files = _write_deduped(parts, work, keep, doc_offsets, out_dir, runner, progress)
     timings["write"] += time.perf_counter() - t0
-    _remove_stale(work, keep_names={shuffle_dir.name, edges_dir.name, "signatures"})
+    _remove_stale(
+        work,
+        keep_names={shuffle_dir.name, edges_dir.name, components_dir.name, "signatures"},
+    )
 
     report = plan_report
     for result in results:
@@ -394,6 +428,14 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
         result.flags = provenance["flags"]
         result.cluster_flags = provenance["cluster_flags"]
     return result
+
+
+def _components_partitions(n_docs: int, n_edges: int, size: int, workers: int) -> int:
+    """Node ranges for distributed components, so that one range's records (two of 16
+    bytes per edge in a large-star round, twice that while sorting) and its labels
+    (8 bytes per document) fit in ``size`` bytes; at least one range per worker."""
+    per_range = max(64 * n_edges, 8 * n_docs)
+    return max(1, workers, -(-per_range // max(1, size)))
 
 
 def _provenance(job: _Job, runner, labels, cluster_size, keep) -> tuple[np.ndarray, dict]:
