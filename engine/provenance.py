@@ -28,18 +28,26 @@ Matching, for one batch of documents against a :class:`engine.reference.Referenc
    phrase many references share ("As an AI language model, I ..."). It never makes a
    document a candidate, and the document bytes it covers do not count toward the
    ``min_span`` test below.
-4. **Candidates**: (document, reference) pairs that share a non-boilerplate anchor,
-   plus pairs found by **MinHash co-clustering**: the document's signature is looked up
-   in the references' LSH band keys and every hit is verified by the Jaccard similarity
-   estimated from the full signatures (``>= minhash_threshold``). At most
-   ``max_candidates`` references per document (most shared anchors first).
-5. **Exact seeds through a suffix array** ("across" mode): the normalized candidate
-   documents and candidate references are packed with ``0xFF`` separators, a suffix
-   array and an LCP array (capped at ``seed_bytes``) are built with
-   :mod:`kernels.suffix_array` / :mod:`kernels.lcp` on the chosen backend, and every
-   group of suffixes sharing ``seed_bytes`` bytes yields the left-maximal (document,
-   reference) position pairs of candidate pairs, each extended to a maximal exact match
-   (MEM).
+4. **Candidates**: (document, reference) pairs that share at least
+   ``min_shared_anchors`` (default 2) distinct non-boilerplate anchor keys (so a
+   common substring of at least ``anchor_bytes + 2 * anchor_window - 1`` = 95 bytes
+   outside boilerplate always makes its pair a candidate; one shared 32-byte window,
+   typically a stock sentence, does not), plus pairs found by **MinHash
+   co-clustering**: the document's signature is looked up in the references' LSH band
+   keys and every hit is verified by the Jaccard similarity estimated from the full
+   signatures (``>= minhash_threshold``). At most ``max_candidates`` references per
+   document (MinHash-verified first, then most shared anchors).
+5. **Exact seeds**: every left-maximal (document, reference) position pair of a
+   candidate pair whose next ``seed_bytes`` bytes are equal is extended to a maximal
+   exact match (MEM). On the cpu backend the pairs come from a hash join per candidate
+   pair (:func:`_pair_seeds`: the reference's ``seed_bytes``-grams in a hash table,
+   the document's probing it, equality checked byte by byte), whose work is
+   proportional to the candidate pairs' text, not to all candidate references of a
+   batch; on a GPU backend the normalized candidate documents and references are packed
+   with ``0xFF`` separators and a suffix array and an LCP array (capped at
+   ``seed_bytes``) are built with :mod:`kernels.suffix_array` / :mod:`kernels.lcp`,
+   and every group of suffixes sharing ``seed_bytes`` bytes yields the same position
+   pairs (:func:`_seeds`). Both give the same MEMs.
 6. **Chaining**: MEMs of one (document, reference) pair, sorted by document offset,
    are joined into chains when they advance in both texts with gaps of at most
    ``max_gap`` bytes (``verified_max_gap`` for MinHash-verified pairs) and a diagonal
@@ -123,8 +131,11 @@ class ProvenanceParams:
 
     Attributes:
         min_span: bytes (of normalized text) a match or chain needs outside
-            boilerplate to count as evidence. Matches of at least
-            ``anchor_bytes + anchor_window - 1`` bytes (63 by default) are always found.
+            boilerplate to count as evidence. A match of at least
+            ``anchor_bytes + min_shared_anchors * anchor_window - 1`` bytes (95 by
+            default) outside boilerplate is always found (unless it repeats the same
+            ``anchor_bytes`` bytes, so that its anchors share one key); shorter ones are
+            found when their document and reference are candidates for another reason.
         seed_bytes: shortest exact span (bytes) that can join a chain.
         max_gap: largest gap (bytes, in the document and in the reference) between two
             spans of one chain; edits of a word or two fit.
@@ -138,6 +149,11 @@ class ProvenanceParams:
             ``max(boilerplate_min_df, ceil(boilerplate_df_fraction * n_references))``
             distinct reference texts is boilerplate.
         max_candidates: references examined per document (most shared anchors first).
+        min_shared_anchors: distinct non-boilerplate anchor keys a document must share
+            with a reference for the pair to be a candidate (MinHash-verified pairs are
+            candidates regardless). 2 by default: one shared 32-byte window is too
+            little to examine a reference for; with 1, any match of at least
+            ``anchor_bytes + anchor_window - 1`` bytes (63) is found.
         minhash: use MinHash co-clustering with the references.
         minhash_threshold: estimated Jaccard a band-key hit needs to be verified.
         minhash_max_bucket: references examined per band-key hit (bounds work on
@@ -153,6 +169,7 @@ class ProvenanceParams:
     boilerplate_min_df: int = 10
     boilerplate_df_fraction: float = 0.001
     max_candidates: int = 32
+    min_shared_anchors: int = 2
     minhash: bool = True
     minhash_threshold: float = 0.5
     minhash_max_bucket: int = 64
@@ -165,6 +182,7 @@ class ProvenanceParams:
             "verified_max_gap",
             "boilerplate_min_df",
             "max_candidates",
+            "min_shared_anchors",
             "minhash_max_bucket",
         ):
             value = getattr(self, name)
@@ -530,6 +548,57 @@ def winnow_anchors(
     )
 
 
+_BUCKET_BITS_MAX = 24
+
+
+def anchor_buckets(sorted_keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """A direct-address table over sorted 64-bit anchor keys (for :func:`anchor_ranges`).
+
+    Returns ``(bucket_starts, shift)``: ``bucket_starts`` int64 (2**bits + 1,), the first
+    position of each top-``bits`` prefix of the keys (about one key per bucket).
+    """
+    n = int(sorted_keys.shape[0])
+    bits = max(1, min(_BUCKET_BITS_MAX, int(math.ceil(math.log2(max(n, 2))))))
+    shift = 64 - bits
+    prefixes = (np.arange(2**bits + 1, dtype=np.uint64)) << np.uint64(shift)
+    starts = np.searchsorted(sorted_keys, prefixes[:-1], side="left").astype(np.int64)
+    return np.append(starts, np.int64(n)), shift
+
+
+@numba.njit(cache=True, nogil=True)
+def _anchor_ranges(sorted_keys, bucket_starts, shift, keys):
+    n = keys.shape[0]
+    left = np.empty(n, dtype=np.int64)
+    right = np.empty(n, dtype=np.int64)
+    sh = np.uint64(shift)
+    for i in range(n):
+        key = keys[i]
+        b = np.int64(key >> sh)
+        lo = bucket_starts[b]
+        hi = bucket_starts[b + 1]
+        while lo < hi and sorted_keys[lo] < key:
+            lo += 1
+        r = lo
+        while r < hi and sorted_keys[r] == key:
+            r += 1
+        left[i] = lo
+        right[i] = r
+    return left, right
+
+
+def anchor_ranges(
+    sorted_keys: np.ndarray, buckets: tuple[np.ndarray, int], keys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``searchsorted(sorted_keys, keys, "left")`` and ``"right"`` via the bucket table."""
+    bucket_starts, shift = buckets
+    return _anchor_ranges(
+        sorted_keys,
+        bucket_starts,
+        np.int64(shift),
+        np.ascontiguousarray(keys, dtype=np.uint64),
+    )
+
+
 # ---------------------------------------------------------------------------
 # Seeds from a suffix array over candidate documents + candidate references
 # ---------------------------------------------------------------------------
@@ -654,6 +723,88 @@ def _seeds(data, sa, lcp, owner, starts, n_docs, n_refs, seed_bytes, pair_keys):
                                 )
                                 lo += 1
         j = k
+    return (
+        out[0][:count].copy(),
+        out[1][:count].copy(),
+        out[2][:count].copy(),
+        out[3][:count].copy(),
+        out[4][:count].copy(),
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_seeds(data, starts, n_docs, pair_doc, pair_ref, seed_bytes):
+    """The seeds of :func:`_seeds` by a hash join per candidate pair (no suffix array).
+
+    For every pair (d, r), every reference position q with at least ``seed_bytes`` bytes
+    left is hashed (polynomial hash of its ``seed_bytes`` bytes) into an open-addressing
+    table; every document position p probes it, and each (p, q) whose ``seed_bytes``
+    bytes are equal gives a MEM when it is left-maximal. The set of (p, q) pairs is the
+    one the suffix array's groups give, so the result is the same.
+    """
+    out = [np.empty(1024, dtype=np.int64) for _ in range(5)]
+    count = 0
+    top = np.uint64(1)
+    for _ in range(seed_bytes - 1):
+        top = top * _HASH_BASE
+    hashes = np.empty(64, dtype=np.uint64)
+    chain_next = np.empty(64, dtype=np.int64)
+    heads = np.full(128, -1, dtype=np.int64)
+    for c in range(pair_doc.shape[0]):
+        d = pair_doc[c]
+        r = pair_ref[c]
+        p_first = starts[d]
+        p_last = starts[d + 1] - 1 - seed_bytes  # last position with seed_bytes left
+        q_first = starts[n_docs + r]
+        q_last = starts[n_docs + r + 1] - 1 - seed_bytes
+        if p_last < p_first or q_last < q_first:
+            continue
+        n_q = q_last - q_first + 1
+        if hashes.shape[0] < n_q:
+            hashes = np.empty(2 * n_q, dtype=np.uint64)
+            chain_next = np.empty(2 * n_q, dtype=np.int64)
+        size = 128
+        while size < 2 * n_q:
+            size *= 2
+        if heads.shape[0] < size:
+            heads = np.full(size, -1, dtype=np.int64)
+        else:
+            heads[:size] = -1
+        mask = np.uint64(size - 1)
+        h = np.uint64(0)
+        for i in range(seed_bytes):
+            h = h * _HASH_BASE + np.uint64(data[q_first + i])
+        for i in range(n_q):
+            if i > 0:
+                h = (h - np.uint64(data[q_first + i - 1]) * top) * _HASH_BASE + np.uint64(
+                    data[q_first + i + seed_bytes - 1]
+                )
+            f = fmix64(h)
+            hashes[i] = f
+            b = np.int64(f & mask)
+            chain_next[i] = heads[b]
+            heads[b] = i
+        h = np.uint64(0)
+        for i in range(seed_bytes):
+            h = h * _HASH_BASE + np.uint64(data[p_first + i])
+        for p in range(p_first, p_last + 1):
+            if p > p_first:
+                h = (h - np.uint64(data[p - 1]) * top) * _HASH_BASE + np.uint64(
+                    data[p + seed_bytes - 1]
+                )
+            f = fmix64(h)
+            i = heads[np.int64(f & mask)]
+            while i >= 0:
+                if hashes[i] == f:
+                    q = q_first + i
+                    same = True
+                    for t in range(seed_bytes):
+                        if data[p + t] != data[q + t]:
+                            same = False
+                            break
+                    if same:
+                        count = _emit(data, starts, n_docs, p, d, q, r, seed_bytes, count, out)
+                i = chain_next[i]
     return (
         out[0][:count].copy(),
         out[1][:count].copy(),
@@ -799,7 +950,8 @@ def find_chains(
         pair_gap: int64 (m,) allowed gap (bytes) of each pair.
         boiler_masks: n_d bool arrays, one per document (normalized bytes): boilerplate.
         params: ``seed_bytes`` and ``min_span`` are used.
-        backend: where the suffix array and LCP are built ("cpu" or "cuda").
+        backend: "cpu" (hash join per pair, :func:`_pair_seeds`) or a GPU backend
+            such as "cuda" (suffix array and LCP on the device, :func:`_seeds`).
 
     Returns:
         dict of int64 arrays ``doc, ref, start, end, ref_start, ref_end, matched``
@@ -823,26 +975,33 @@ def find_chains(
     starts = np.zeros(len(pieces) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
     data = np.full(int(starts[-1]), SEPARATOR, dtype=np.uint8)
-    owner = np.full(int(starts[-1]), -1, dtype=np.int32)
     for slot, piece in enumerate(pieces):
         data[starts[slot] : starts[slot] + len(piece)] = piece
-        owner[starts[slot] : starts[slot] + len(piece)] = slot
     seed = int(params.seed_bytes)
+    order = np.argsort(pair_doc * n_r + pair_ref, kind="stable")
+    pair_keys = np.ascontiguousarray((pair_doc * n_r + pair_ref)[order], dtype=np.int64)
+    gap_sorted = np.asarray(pair_gap, dtype=np.int64)[order]
     if backend == "cpu":
-        sa = suffix_array(data, backend="cpu")
-        lcp = lcp_array(data, sa, backend="cpu", max_lcp=seed)
+        doc, ref, p, q, length = _pair_seeds(
+            data,
+            starts,
+            np.int64(n_d),
+            np.ascontiguousarray(pair_keys // n_r),
+            np.ascontiguousarray(pair_keys % n_r),
+            np.int64(seed),
+        )
     else:
+        owner = np.full(int(starts[-1]), -1, dtype=np.int32)
+        for slot, piece in enumerate(pieces):
+            owner[starts[slot] : starts[slot] + len(piece)] = slot
         device_data = to_device(data, backend)
         device_sa = suffix_array(device_data, backend=backend)
         lcp = to_host(lcp_array(device_data, device_sa, backend=backend, max_lcp=seed))
         sa = to_host(device_sa)
-    order = np.argsort(pair_doc * n_r + pair_ref, kind="stable")
-    pair_keys = np.ascontiguousarray((pair_doc * n_r + pair_ref)[order], dtype=np.int64)
-    gap_sorted = np.asarray(pair_gap, dtype=np.int64)[order]
-    doc, ref, p, q, length = _seeds(
-        data, sa, lcp, owner, starts, np.int64(n_d), np.int64(n_r), np.int64(seed), pair_keys
-    )
-    del sa, lcp, owner
+        doc, ref, p, q, length = _seeds(
+            data, sa, lcp, owner, starts, np.int64(n_d), np.int64(n_r), np.int64(seed), pair_keys
+        )
+        del sa, lcp, owner
     if len(doc) == 0:
         return empty
     order = np.lexsort((q, p, ref, doc))

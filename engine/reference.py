@@ -49,6 +49,8 @@ import pyarrow.parquet as pq
 from engine.params import optimal_bands_rows
 from engine.provenance import (
     ProvenanceParams,
+    anchor_buckets,
+    anchor_ranges,
     covered_bytes,
     empty_flags,
     find_chains,
@@ -524,6 +526,7 @@ class ReferenceIndex:
             "seg_starts": seg_starts,
             "signatures": signatures,
             "bands": bands,
+            "anchor_buckets": anchor_buckets(np.asarray(self.anchor_keys)),
         }
         self._cache["global"] = result
         return result
@@ -592,13 +595,22 @@ class ReferenceIndex:
         )
         anchor_doc = np.repeat(np.arange(n_docs, dtype=np.int64), counts)
         anchor_keys = np.asarray(self.anchor_keys)
-        left = np.searchsorted(anchor_keys, keys, side="left")
-        right = np.searchsorted(anchor_keys, keys, side="right")
+        left, right = anchor_ranges(anchor_keys, self._global()["anchor_buckets"], keys)
         df = right - left
         boiler = df >= params.boilerplate_df(self.n_distinct)
         # boilerplate byte ranges (normalized, global positions)
         boiler_positions = positions[boiler]
         useful = (df > 0) & ~boiler
+        if params.min_shared_anchors > 1 and useful.any():
+            # count each distinct anchor key of a document once
+            idx = np.flatnonzero(useful)
+            order = np.lexsort((keys[idx], anchor_doc[idx]))
+            idx = idx[order]
+            repeat = np.zeros(len(idx), dtype=bool)
+            repeat[1:] = (anchor_doc[idx[1:]] == anchor_doc[idx[:-1]]) & (
+                keys[idx[1:]] == keys[idx[:-1]]
+            )
+            useful[idx[repeat]] = False
         hit_doc = np.repeat(anchor_doc[useful], df[useful])
         starts = np.repeat(left[useful], df[useful])
         within = np.arange(len(starts), dtype=np.int64) - np.repeat(
@@ -618,6 +630,8 @@ class ReferenceIndex:
         # rank: verified pairs first (by Jaccard), then anchors shared
         key = pair_doc * n_refs + pair_ref
         unique_key, hits = np.unique(key, return_counts=True)
+        enough = hits >= params.min_shared_anchors
+        unique_key, hits = unique_key[enough], hits[enough]
         score = hits.astype(np.float64)
         v_key = verified_doc * n_refs + verified_ref
         all_key = np.concatenate([unique_key, v_key])

@@ -346,3 +346,78 @@ def test_cluster_functions_reject_misaligned_tables():
 def test_punctuation_runs_are_cut():
     norm, start, end = normalize_text("Title\n=========\n|---|---|")
     assert norm == b"title === |---|---|"
+
+
+# --------------------------------------------------------------------------- seeds, candidates
+
+
+def _packed(pieces):
+    lengths = np.array([len(x) + 1 for x in pieces], dtype=np.int64)
+    starts = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    data = np.full(int(starts[-1]), 0xFF, dtype=np.uint8)
+    owner = np.full(int(starts[-1]), -1, dtype=np.int32)
+    for slot, piece in enumerate(pieces):
+        data[starts[slot] : starts[slot] + len(piece)] = piece
+        owner[starts[slot] : starts[slot] + len(piece)] = slot
+    return data, owner, starts
+
+
+def test_hash_join_seeds_equal_suffix_array_seeds():
+    """The cpu hash join (_pair_seeds) gives exactly the suffix-array seeds (_seeds)."""
+    from engine.provenance import _pair_seeds, _seeds
+    from kernels.lcp import lcp_array
+    from kernels.suffix_array import suffix_array
+
+    rng = np.random.default_rng(3)
+    total = 0
+    for _ in range(150):
+        alphabet = int(rng.integers(2, 6))  # small alphabets: repeats, many groups
+        n_d, n_r = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+        base = rng.integers(97, 97 + alphabet, 400).astype(np.uint8)
+        pieces = []
+        for _ in range(n_d + n_r):
+            start, length = int(rng.integers(0, 100)), int(rng.integers(0, 300))
+            piece = base[start : start + length].copy()
+            edits = rng.random(len(piece)) < 0.03
+            piece[edits] = rng.integers(97, 123, int(edits.sum()))
+            pieces.append(piece)
+        pairs = [(d, r) for d in range(n_d) for r in range(n_r) if rng.random() < 0.7]
+        if not pairs:
+            continue
+        seed = int(rng.integers(4, 17))
+        data, owner, starts = _packed(pieces)
+        keys = np.unique(np.array([d * n_r + r for d, r in pairs], dtype=np.int64))
+        sa = suffix_array(data, backend="cpu")
+        lcp = lcp_array(data, sa, backend="cpu", max_lcp=seed)
+        expected = _seeds(
+            data, sa, lcp, owner, starts, np.int64(n_d), np.int64(n_r), np.int64(seed), keys
+        )
+        got = _pair_seeds(data, starts, np.int64(n_d), keys // n_r, keys % n_r, np.int64(seed))
+        a = sorted(zip(*(x.tolist() for x in expected)))
+        b = sorted(zip(*(x.tolist() for x in got)))
+        assert a == b
+        total += len(a)
+    assert total > 1000
+
+
+def test_min_shared_anchors(index, refs):
+    """One shared anchor window does not make a candidate by default; two do."""
+    host = prose(123, 300)
+    long = refs[8][100:400]  # 300 bytes: several shared anchors
+    ref7_keys = set(np.asarray(index.anchor_keys)[np.asarray(index.anchor_refs) == 7].tolist())
+    for start in range(0, 400, 5):  # an 80-byte piece of ref-7 that shares one anchor
+        short = refs[7][start : start + 80]
+        doc = host[:600] + " " + short + " " + host[600:1200] + " " + long + " " + host[1200:]
+        norm = np.frombuffer(normalize_text(doc)[0], np.uint8)
+        _, keys, _ = winnow_anchors(norm, np.array([0, len(norm)]), 32, 32)
+        if len(set(keys.tolist()) & ref7_keys) == 1:
+            break
+    else:
+        pytest.fail("no 80-byte piece of ref-7 shares exactly one anchor")
+    row = match_one(index, doc, minhash=False)
+    assert row["ref_ids"] == ["ref-8"]
+    loose = match_one(index, doc, minhash=False, min_shared_anchors=1)
+    assert set(loose["ref_ids"]) == {"ref-7", "ref-8"}
+    with pytest.raises(ValueError, match="min_shared_anchors"):
+        ProvenanceParams(min_shared_anchors=0)
