@@ -554,15 +554,17 @@ _BUCKET_BITS_MAX = 24
 def anchor_buckets(sorted_keys: np.ndarray) -> tuple[np.ndarray, int]:
     """A direct-address table over sorted 64-bit anchor keys (for :func:`anchor_ranges`).
 
-    Returns ``(bucket_starts, shift)``: ``bucket_starts`` int64 (2**bits + 1,), the first
-    position of each top-``bits`` prefix of the keys (about one key per bucket).
+    Returns ``(bucket_starts, shift)``: ``bucket_starts`` (2**bits + 1,), int32 when the
+    keys fit, the first position of each top-``bits`` prefix of the keys; ``bits`` is
+    ``floor(log2(n))`` (one or two keys per bucket), at most 24 (64 MiB of table).
     """
     n = int(sorted_keys.shape[0])
-    bits = max(1, min(_BUCKET_BITS_MAX, int(math.ceil(math.log2(max(n, 2))))))
+    bits = max(1, min(_BUCKET_BITS_MAX, int(math.floor(math.log2(max(n, 2))))))
     shift = 64 - bits
-    prefixes = (np.arange(2**bits + 1, dtype=np.uint64)) << np.uint64(shift)
-    starts = np.searchsorted(sorted_keys, prefixes[:-1], side="left").astype(np.int64)
-    return np.append(starts, np.int64(n)), shift
+    prefixes = np.arange(2**bits, dtype=np.uint64) << np.uint64(shift)
+    dtype = np.int32 if n < 2**31 else np.int64
+    starts = np.searchsorted(sorted_keys, prefixes, side="left").astype(dtype)
+    return np.append(starts, np.asarray(n, dtype=dtype)), shift
 
 
 @numba.njit(cache=True, nogil=True)
@@ -574,12 +576,17 @@ def _anchor_ranges(sorted_keys, bucket_starts, shift, keys):
     for i in range(n):
         key = keys[i]
         b = np.int64(key >> sh)
-        lo = bucket_starts[b]
-        hi = bucket_starts[b + 1]
-        while lo < hi and sorted_keys[lo] < key:
-            lo += 1
+        lo = np.int64(bucket_starts[b])
+        hi = np.int64(bucket_starts[b + 1])
+        while lo < hi:  # first position >= key
+            mid = (lo + hi) >> 1
+            if sorted_keys[mid] < key:
+                lo = mid + 1
+            else:
+                hi = mid
         r = lo
-        while r < hi and sorted_keys[r] == key:
+        end = np.int64(bucket_starts[b + 1])
+        while r < end and sorted_keys[r] == key:
             r += 1
         left[i] = lo
         right[i] = r

@@ -421,3 +421,17 @@ def test_min_shared_anchors(index, refs):
     assert set(loose["ref_ids"]) == {"ref-7", "ref-8"}
     with pytest.raises(ValueError, match="min_shared_anchors"):
         ProvenanceParams(min_shared_anchors=0)
+
+
+def test_anchor_ranges_equal_searchsorted():
+    from engine.provenance import anchor_buckets, anchor_ranges
+
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 7, 1000, 50_000):
+        pool = rng.integers(0, 2**64, max(n // 3, 1), dtype=np.uint64)
+        keys = np.sort(rng.choice(pool, n)) if n else np.zeros(0, np.uint64)
+        queries = np.concatenate([rng.choice(pool, 500), rng.integers(0, 2**64, 500, np.uint64)])
+        queries = np.concatenate([queries, np.array([0, 2**64 - 1], dtype=np.uint64)])
+        left, right = anchor_ranges(keys, anchor_buckets(keys), queries)
+        assert left.tolist() == np.searchsorted(keys, queries, side="left").tolist()
+        assert right.tolist() == np.searchsorted(keys, queries, side="right").tolist()
