@@ -183,6 +183,22 @@ def add(
 @click.option("--cover-threshold", type=float, default=0.8, show_default=True)
 @click.option("--partial-threshold", type=float, default=0.2, show_default=True)
 @click.option("--boilerplate-min-df", type=int, default=10, show_default=True)
+@click.option(
+    "--min-shared-anchors",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Distinct non-boilerplate anchors a document must share with a reference to "
+    "compare them (MinHash-verified pairs are compared regardless); 1 finds shorter "
+    "lone matches at more cost.",
+)
+@click.option(
+    "--max-candidates",
+    type=int,
+    default=32,
+    show_default=True,
+    help="Most references compared with one document.",
+)
 @click.option("--no-minhash", is_flag=True, help="Skip MinHash co-clustering.")
 @click.option("--strict", is_flag=True)
 @click.option("--quiet", "-q", is_flag=True)
@@ -203,6 +219,8 @@ def flag(
     cover_threshold,
     partial_threshold,
     boilerplate_min_df,
+    min_shared_anchors,
+    max_candidates,
     no_minhash,
     strict,
     quiet,
@@ -236,6 +254,8 @@ def flag(
             cover_threshold=cover_threshold,
             partial_threshold=partial_threshold,
             boilerplate_min_df=boilerplate_min_df,
+            min_shared_anchors=min_shared_anchors,
+            max_candidates=max_candidates,
             minhash=not no_minhash,
         )
     except (ValueError, RuntimeError, OSError) as exc:
