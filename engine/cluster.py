@@ -74,21 +74,6 @@ def session(scheduler: str = "local", workers: int | None = None):
             cluster.close()
 
 
-def run_tasks(
-    func: Callable[..., Any],
-    args_list: Sequence[tuple],
-    *,
-    scheduler: str = "threads",
-    workers: int | None = None,
-    progress: Progress | None = None,
-) -> list[Any]:
-    """One batch of tasks in a session of its own (see :func:`session`)."""
-    if not args_list:
-        return []
-    with session(scheduler, workers) as runner:
-        return runner.run(func, args_list, progress)
-
-
 def _run_threads(func, args_list, workers, progress):
     import dask
     from dask.callbacks import Callback

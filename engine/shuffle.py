@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from engine.memory import peak_rss_mib
+from engine.near_dup import has_shingles
 from engine.params import DedupParams
 from engine.storage import (
     fixed_list,
@@ -39,7 +40,6 @@ from engine.storage import (
     write_npy_atomic,
 )
 from kernels.backend import to_host
-from kernels.hashing import MAX_HASH32
 from kernels.lsh import band_keys as compute_band_keys
 from kernels.lsh import record_edges
 
@@ -91,7 +91,7 @@ def shuffle_map_task(
     table = read_signature_file(signature_path)
     bands, rows = params.band_rows
     signatures = matrix_of(table.column("signature"), params.num_perm, np.uint32)
-    active = np.flatnonzero(~np.all(signatures == MAX_HASH32, axis=1))
+    active = np.flatnonzero(has_shingles(signatures))
     signatures = np.ascontiguousarray(signatures[active])
     keys = to_host(compute_band_keys(signatures, bands, rows, backend=backend))
     docs = active.astype(np.int64) + np.int64(doc_offset)
