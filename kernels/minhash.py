@@ -19,7 +19,7 @@ from kernels.backend import array_module, cuda_simulated, launch_config, to_devi
 from kernels.hashing import (
     MASK32,
     MAX_HASH32,
-    minhash_permute_split,
+    minhash_permute_x,
     mod_mersenne61,
     permutation_params,
 )
@@ -37,14 +37,13 @@ _S32 = np.uint64(32)
 
 
 @numba.njit(cache=True, nogil=True)
-def _minhash_doc(shingles, start, count, a_lo, a_hi, b, signature):
+def _minhash_doc(shingles, start, count, a, b, signature):
     """Fold ``count`` shingle hashes starting at ``start`` into ``signature`` (uint32 (K,)).
 
-    ``a_lo``, ``a_hi``: the 32-bit halves of ``a`` (uint64 (K,)). Four shingles share
-    each pass over the permutations, so the running minima are loaded and stored a
-    quarter as often; the minimum does not depend on the order of shingles.
+    Four shingles share each pass over the permutations, so the running minima are
+    loaded and stored a quarter as often; the minimum does not depend on the order.
     """
-    num_perm = a_lo.shape[0]
+    num_perm = a.shape[0]
     best = np.full(num_perm, MAX_HASH32, dtype=np.uint32)  # private: lets LLVM vectorize
     i = 0
     while i + 4 <= count:
@@ -57,17 +56,17 @@ def _minhash_doc(shingles, start, count, a_lo, a_hi, b, signature):
         l2, h2 = x2 & MASK32, x2 >> _S32
         l3, h3 = x3 & MASK32, x3 >> _S32
         for k in range(num_perm):
-            v0 = minhash_permute_split(a_lo[k], a_hi[k], b[k], l0, h0)
-            v1 = minhash_permute_split(a_lo[k], a_hi[k], b[k], l1, h1)
-            v2 = minhash_permute_split(a_lo[k], a_hi[k], b[k], l2, h2)
-            v3 = minhash_permute_split(a_lo[k], a_hi[k], b[k], l3, h3)
+            v0 = minhash_permute_x(a[k], b[k], l0, h0)
+            v1 = minhash_permute_x(a[k], b[k], l1, h1)
+            v2 = minhash_permute_x(a[k], b[k], l2, h2)
+            v3 = minhash_permute_x(a[k], b[k], l3, h3)
             best[k] = min(min(best[k], min(v0, v1)), min(v2, v3))
         i += 4
     while i < count:
         x = mod_mersenne61(shingles[start + i])
         x_lo, x_hi = x & MASK32, x >> _S32
         for k in range(num_perm):
-            best[k] = min(best[k], minhash_permute_split(a_lo[k], a_hi[k], b[k], x_lo, x_hi))
+            best[k] = min(best[k], minhash_permute_x(a[k], b[k], x_lo, x_hi))
         i += 1
     signature[:] = best
 
@@ -77,9 +76,8 @@ def minhash_cpu(shingles, offsets, shingle_counts, a, b):
     """CPU twin of :func:`minhash_kernel`: uint32 signatures (n_docs, num_perm)."""
     n_docs = shingle_counts.shape[0]
     out = np.empty((n_docs, a.shape[0]), dtype=np.uint32)
-    a_lo, a_hi = a & MASK32, a >> _S32
     for d in numba.prange(n_docs):
-        _minhash_doc(shingles, offsets[d], shingle_counts[d], a_lo, a_hi, b, out[d])
+        _minhash_doc(shingles, offsets[d], shingle_counts[d], a, b, out[d])
     return out
 
 
@@ -98,13 +96,12 @@ def minhash_kernel(shingles, offsets, shingle_counts, a, b, out):
         count = shingle_counts[d]
         k = cuda.threadIdx.x
         while k < num_perm:
-            a_lo = a[k] & MASK32
-            a_hi = a[k] >> np.uint64(32)
+            ak = a[k]
             bk = b[k]
             best = MAX_HASH32
             for i in range(count):
                 x = np.uint64(mod_mersenne61(shingles[start + i]))
-                v = minhash_permute_split(a_lo, a_hi, bk, x & MASK32, x >> np.uint64(32))
+                v = minhash_permute_x(ak, bk, x & MASK32, x >> np.uint64(32))
                 if v < best:
                     best = v
             out[d, k] = best
@@ -134,7 +131,6 @@ def signatures_cpu(data, offsets, table, mode, ngram, a, b):
     out = np.empty((n_docs, a.shape[0]), dtype=np.uint32)
     if n_docs == 0:
         return out
-    a_lo, a_hi = a & MASK32, a >> _S32
     n_chunks = min(n_docs, 256)
     targets = np.linspace(0.0, float(offsets[n_docs]), n_chunks + 1)
     bounds = np.searchsorted(offsets, targets.astype(np.int64))
@@ -150,7 +146,7 @@ def signatures_cpu(data, offsets, table, mode, ngram, a, b):
         for d in range(first, last):
             n_tokens = tokenize_doc(data, offsets[d], offsets[d + 1], table, mode, buffer, 0)
             count = shingle_doc(buffer, 0, n_tokens, ngram, buffer)
-            _minhash_doc(buffer, 0, count, a_lo, a_hi, b, out[d])
+            _minhash_doc(buffer, 0, count, a, b, out[d])
     return out
 
 

@@ -104,6 +104,15 @@ def test_mersenne_arithmetic_is_exact(a, b, x):
     assert int(mod_mersenne61(np.uint64(x))) == x % P61
 
 
+@settings(max_examples=300)
+@given(a=st.integers(1, 2**32 - 1), b=st.integers(0, P61 - 1), h=st.integers(0, 2**64 - 1))
+def test_minhash_permutation_is_exact(a, b, h):
+    from kernels.hashing import minhash_permute
+
+    want = ((a * (h % P61) + b) % P61) & 0xFFFFFFFF
+    assert int(minhash_permute(np.uint64(a), np.uint64(b), np.uint64(h))) == want
+
+
 @given(st.characters(blacklist_categories=("Cs",)))
 def test_utf8_decode_matches_python(char):
     raw = char.encode() + b"\0\0\0"
@@ -138,7 +147,7 @@ def test_band_keys_equal_reference():
 
 def test_permutation_params_are_stable():
     a, b = permutation_params(4, 42)
-    assert a.dtype == np.uint64 and (a >= 1).all() and (a < P61).all() and (b < P61).all()
+    assert a.dtype == np.uint64 and (a >= 1).all() and (a < 2**32).all() and (b < P61).all()
     a2, b2 = permutation_params(4, 42)
     np.testing.assert_array_equal(a, a2)
     np.testing.assert_array_equal(b, b2)
