@@ -212,7 +212,7 @@ def dedup(
 @click.option(
     "--write-deduped",
     is_flag=True,
-    help="Also write OUT/deduped/shard-NNNNN.parquet: doc_id and the text with every span cut out.",
+    help="Also write OUT/deduped/*.parquet: doc_id and the text with every span cut out.",
 )
 def substr(
     inputs,
