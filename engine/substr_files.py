@@ -322,7 +322,8 @@ def substr(
             occurrence (lowest document, then offset) and marks later copies; "none"
             marks every occurrence.
         shard_size: input bytes per shard; exact within a shard (see module docstring).
-        write_deduped: also write ``out/deduped/shard-NNNNN.parquet`` with ``doc_id``
+        write_deduped: also write ``out/deduped/*.parquet`` (per shard, or per input
+            part on the cross-shard path) with ``doc_id``
             and the text with every span cut out.
         Other arguments: as for :func:`engine.dedup_files.dedup`.
     """
