@@ -321,7 +321,8 @@ def substr(
         min_span: shortest repeated substring, in bytes. keep: "first" keeps the first
             occurrence (lowest document, then offset) and marks later copies; "none"
             marks every occurrence.
-        shard_size: input bytes per shard; exact within a shard (see module docstring).
+        shard_size: text bytes one suffix array may hold; the result is exact over the
+            whole corpus either way (see module docstring).
         write_deduped: also write ``out/deduped/*.parquet`` (per shard, or per input
             part on the cross-shard path) with ``doc_id``
             and the text with every span cut out.
