@@ -207,7 +207,7 @@ def dedup(
     "--shard-size",
     default="256MB",
     show_default=True,
-    help="Input bytes per suffix-array shard; matches are exact within a shard.",
+    help="Text bytes one suffix array may hold; results are exact over the whole corpus.",
 )
 @click.option(
     "--write-deduped",

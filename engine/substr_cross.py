@@ -1,10 +1,11 @@
 """Exact repeated substrings across shards: winnowed fingerprints, groups, exact spans.
 
-:mod:`engine.substr_files` is exact within a shard (one suffix array per shard). This
-module gives the result of one suffix array over the *whole* corpus without building
-it: documents that can share a substring of ``min_span`` bytes are found first with
-winnowed fingerprints, then the exact machinery (:func:`engine.substr.
-repeated_spans_arrays`) runs on each such group of documents.
+:mod:`engine.substr_files` uses this path when the corpus exceeds one shard (one
+suffix array's worth of text). It gives the result of one suffix array over the
+*whole* corpus without building it: documents that can share a substring of
+``min_span`` bytes are found first with winnowed fingerprints, then the exact
+machinery (:func:`engine.substr.repeated_spans_arrays`) runs on each such group of
+documents.
 
 Stages (each a set of plain functions run by one :class:`engine.cluster.Runner`, the
 caller's or a :func:`engine.cluster.session` of its own; every file is written to a
