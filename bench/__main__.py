@@ -7,6 +7,9 @@ Commands::
     python -m bench minhash [...]        # bench.bench_minhash: Ouroboros vs datasketch
     python -m bench all [--quick] [--out FILE.md] [--results bench/RESULTS.md]
                                          # bench.run_all: the whole suite vs CPU baselines
+    python -m bench scale [--size 1GB,5GB] # bench.bench_scale: dedup time and memory by size
+    python -m bench suffix-array [...]   # bench.bench_suffix_array: vs pydivsufsort, spans
+    python -m bench provenance [--quick] # bench.bench_provenance: flagging on ShareGPT outputs
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ COMMANDS = {
     "corpus": "bench.corpus",
     "minhash": "bench.bench_minhash",
     "all": "bench.run_all",
+    "scale": "bench.bench_scale",
+    "suffix-array": "bench.bench_suffix_array",
+    "provenance": "bench.bench_provenance",
 }
 
 
@@ -33,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0 if argv else 2
     module = importlib.import_module(COMMANDS[argv[0]])
-    return module.main(argv[1:])
+    return module.main(argv[1:]) or 0
 
 
 if __name__ == "__main__":
