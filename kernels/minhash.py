@@ -11,6 +11,8 @@ uint64 (num_perm,); signatures uint32 (n_docs, num_perm).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numba
 import numpy as np
 from numba import cuda
@@ -185,7 +187,7 @@ def signatures(
     xp = array_module("cuda")
     d_data = to_device(data, "cuda")
     d_offsets = to_device(offsets, "cuda")
-    d_table = to_device(table, "cuda")
+    d_table = _device_table()
     out = xp.full((n_docs, num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
     if n_docs == 0:
         return out
@@ -210,6 +212,12 @@ def signatures(
         shingles, d_offsets, shingle_counts, to_device(a, "cuda"), to_device(b, "cuda"), out
     )
     return out
+
+
+@lru_cache(maxsize=1)
+def _device_table():
+    """The codepoint table on the device, copied once per process (4.25 MiB)."""
+    return to_device(codepoint_table(), "cuda")
 
 
 def _check_inputs(data, offsets, num_perm: int, ngram: int, shingle: str) -> int:
