@@ -79,6 +79,20 @@ def reference() -> None:
 @click.option("--num-perm", type=int, default=64, show_default=True)
 @click.option("--ngram", type=int, default=5, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--family-containment",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="References sharing this share of the smaller one's anchors form one family.",
+)
+@click.option(
+    "--human",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Known human-written text (repeatable): text references share with it is "
+    "not evidence. Also: `reference add-human`.",
+)
 def build(
     inputs,
     out,
@@ -94,6 +108,8 @@ def build(
     num_perm,
     ngram,
     seed,
+    family_containment,
+    human,
 ):
     """Index model outputs (JSONL/Parquet with id, text, optional model, dataset, date).
 
@@ -117,6 +133,8 @@ def build(
             num_perm=num_perm,
             ngram=ngram,
             seed=seed,
+            family_containment=family_containment,
+            human=list(human),
         )
     except (ValueError, RuntimeError, OSError) as exc:
         fail(exc)
@@ -152,6 +170,47 @@ def add(
     _echo_summary(summary, refdir)
 
 
+@reference.command("add-human")
+@click.argument("refdir", type=click.Path(file_okay=False))
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--partition-size", default="256MB", show_default=True)
+@click.option("--strict", is_flag=True, help="Fail on the first malformed record.")
+@click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors.")
+def add_human(refdir, inputs, text_column, partition_size, strict, quiet):
+    """Add known human-written text (e.g. a pre-2022 crawl sample) to REFDIR.
+
+    Only its anchor keys are kept. Text that a reference shares with it (a licence,
+    a quotation, standard code) no longer counts as evidence of model origin.
+    """
+    setup_logging(quiet)
+    from engine.flag_files import add_human_text
+
+    try:
+        summary = add_human_text(
+            refdir,
+            list(inputs),
+            text_column=text_column,
+            partition_size=partition_size,
+            strict=strict,
+        )
+    except (ValueError, RuntimeError, OSError) as exc:
+        fail(exc)
+    counts = summary["counts"]
+    click.echo(
+        json.dumps(
+            {
+                "human_texts": counts["human_texts"],
+                "human_bytes": counts["human_bytes"],
+                "human_keys": counts["human_keys"],
+                "skipped": summary["read"].get("skipped", {}),
+                "index_bytes": counts["index_bytes"],
+                "out": refdir,
+            }
+        )
+    )
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True)
 @click.option(
@@ -174,15 +233,24 @@ def add(
 @click.option(
     "--min-span",
     type=int,
-    default=64,
+    default=100,
     show_default=True,
-    help="Bytes of normalized text a match (or chain of matches) needs to count.",
+    help="Informative bytes (letters, digits) of normalized text, outside boilerplate "
+    "and shared phrasing, a match (or chain of matches) needs to count as evidence.",
 )
 @click.option("--seed-bytes", type=int, default=16, show_default=True)
 @click.option("--max-gap", type=int, default=64, show_default=True)
 @click.option("--cover-threshold", type=float, default=0.8, show_default=True)
 @click.option("--partial-threshold", type=float, default=0.2, show_default=True)
 @click.option("--boilerplate-min-df", type=int, default=10, show_default=True)
+@click.option(
+    "--shared-min-families",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Reference families (plus known human text) an anchor must be held by to be "
+    "shared phrasing, which does not count toward --min-span.",
+)
 @click.option(
     "--min-shared-anchors",
     type=int,
@@ -219,6 +287,7 @@ def flag(
     cover_threshold,
     partial_threshold,
     boilerplate_min_df,
+    shared_min_families,
     min_shared_anchors,
     max_candidates,
     no_minhash,
@@ -254,6 +323,7 @@ def flag(
             cover_threshold=cover_threshold,
             partial_threshold=partial_threshold,
             boilerplate_min_df=boilerplate_min_df,
+            shared_min_families=shared_min_families,
             min_shared_anchors=min_shared_anchors,
             max_candidates=max_candidates,
             minhash=not no_minhash,

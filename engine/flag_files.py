@@ -44,7 +44,7 @@ from kernels.backend import resolve_backend
 log = logging.getLogger("ouroboros")
 
 META_KEY = b"ouroboros"
-OPTIONAL_REFERENCE_COLUMNS = ("dataset", "date")
+OPTIONAL_REFERENCE_COLUMNS = ("dataset", "date", "prompt", "conversation")
 
 _INDEX_CACHE: dict[tuple[str, float], ReferenceIndex] = {}
 _INDEX_LOCK = threading.Lock()
@@ -328,13 +328,16 @@ def read_reference_files(
     Without ``model_column``, a column named ``model`` is used when present.
 
     Returns:
-        ``({"texts", "ids", "models", "datasets", "dates"}, read report)``.
+        ``({"texts", "ids", "models", "datasets", "dates", "prompts", "conversations"},
+        read report)`` (optional columns ``prompt``: the text each output replied to;
+        ``conversation``: its chat session).
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     report = ReadReport()
     parts = plan_parts([str(p) for p in inputs], parse_size(partition_size), report)
-    columns: dict[str, list] = {k: [] for k in ("texts", "ids", "models", "datasets", "dates")}
+    names = ("texts", "ids", "models", "datasets", "dates", "prompts", "conversations")
+    columns: dict[str, list] = {k: [] for k in names}
     for part in parts:
         present = _present_columns(part) or []
         wanted: dict[str, str] = {}
@@ -356,13 +359,69 @@ def read_reference_files(
         ):
             columns["texts"].extend(table.column("text").to_pylist())
             columns["ids"].extend(table.column("doc_id").to_pylist())
-            for key in ("models", "datasets", "dates"):
+            for key in ("models", "datasets", "dates", "prompts", "conversations"):
                 name = wanted.get(key)
                 if name is not None and name in table.column_names:
                     columns[key].extend(table.column(name).to_pylist())
                 else:
                     columns[key].extend([None] * table.num_rows)
     return columns, report
+
+
+def read_human_files(
+    inputs, *, text_column: str = "text", partition_size: str | int = "256MB", strict=False
+) -> tuple[list[str], ReadReport]:
+    """Texts of known human-written files (any input format), with the read report."""
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    report = ReadReport()
+    texts: list[str] = []
+    for part in plan_parts([str(p) for p in inputs], parse_size(partition_size), report):
+        for table in read_part(
+            part, text_column=text_column, id_column=None, strict=strict, report=report
+        ):
+            texts.extend(table.column("text").to_pylist())
+    return texts, report
+
+
+def add_human_text(
+    refdir,
+    inputs,
+    *,
+    text_column: str = "text",
+    partition_size: str | int = "256MB",
+    strict: bool = False,
+) -> dict:
+    """``reference add-human``: add known human-written text to the index in ``refdir``.
+
+    Returns (and writes to ``refdir/summary.json``) the counts and read report.
+    """
+    started = time.perf_counter()
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    index = ReferenceIndex.load(refdir)
+    texts, report = read_human_files(
+        inputs, text_column=text_column, partition_size=partition_size, strict=strict
+    )
+    if not texts:
+        raise ValueError(
+            f"no text could be read from {list(map(str, inputs))} "
+            f"(skipped: {report.skipped}); check the files and --text-column"
+        )
+    call = index.add_human(texts)
+    index.save(refdir)
+    size = sum(f.stat().st_size for f in Path(refdir).rglob("*") if f.is_file())
+    summary = {
+        "command": "reference add-human",
+        "inputs": [str(p) for p in inputs],
+        "parameters": {"text_column": text_column, "index": index.params.to_dict()},
+        "counts": {**call, "n_refs": index.n_refs, "index_bytes": size},
+        "read": report.to_dict(),
+        "timings_s": {"total": round(time.perf_counter() - started, 4)},
+        "versions": _versions(),
+    }
+    write_json_atomic(Path(refdir) / "summary.json", summary)
+    return summary
 
 
 def build_reference(
@@ -376,9 +435,13 @@ def build_reference(
     strict: bool = False,
     backend: str = "auto",
     add: bool = False,
+    human=None,
     **index_params,
 ) -> tuple[ReferenceIndex, dict]:
     """``reference build`` (``add=False``) or ``reference add`` (``add=True``) over files.
+
+    ``human``: optional paths of known human-written text (JSONL/Parquet/text files,
+    ``text_column``), added with :meth:`ReferenceIndex.add_human`.
 
     Writes the index to ``out`` and ``out/summary.json`` (the last operation's
     parameters, counts incl. duplicate ids and empty texts, read report, timings).
@@ -407,6 +470,8 @@ def build_reference(
             models=columns["models"],
             datasets=columns["datasets"],
             dates=columns["dates"],
+            prompts=columns["prompts"] if any(columns["prompts"]) else None,
+            conversations=columns["conversations"],
             backend=backend,
         )
     else:
@@ -421,10 +486,19 @@ def build_reference(
             models=columns["models"],
             datasets=columns["datasets"],
             dates=columns["dates"],
+            prompts=columns["prompts"] if any(columns["prompts"]) else None,
+            conversations=columns["conversations"],
             params=IndexParams(**index_params),
             backend=backend,
         )
         call = index.last_report
+    human_call = {}
+    if human:
+        human_texts, human_report = read_human_files(
+            human, text_column=text_column, partition_size=partition_size, strict=strict
+        )
+        human_call = index.add_human(human_texts)
+        human_call["human_skipped"] = human_report.to_dict().get("skipped", {})
     index_s = time.perf_counter() - t0
     if index.n_refs == 0:
         raise ValueError(
@@ -446,6 +520,7 @@ def build_reference(
         "counts": {
             "documents_read": len(columns["texts"]),
             **call,
+            **human_call,
             "n_refs": index.n_refs,
             "index_bytes": size,
         },

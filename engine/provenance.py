@@ -23,11 +23,18 @@ Matching, for one batch of documents against a :class:`engine.reference.Referenc
    ``anchor_bytes + anchor_window - 1`` bytes shares at least one anchor. The index
    stores ``(key, reference)`` pairs; a key's *reference document frequency* (distinct
    reference texts holding it) is the number of its pairs.
-3. **Boilerplate**: an anchor whose document frequency is at least
-   ``max(boilerplate_min_df, ceil(boilerplate_df_fraction * n_references))`` is a
-   phrase many references share ("As an AI language model, I ..."). It never makes a
-   document a candidate, and the document bytes it covers do not count toward the
-   ``min_span`` test below.
+3. **Boilerplate and shared phrasing**: document frequencies count reference
+   *families* (outputs that copy or extend one another count once:
+   :func:`reference_families`), plus one when known human-written text holds the
+   anchor (``ReferenceIndex.add_human``). An anchor whose family document frequency is
+   at least ``max(boilerplate_min_df, ceil(boilerplate_df_fraction * n_references))``
+   is boilerplate ("As an AI language model, I ..."): it never makes a document a
+   candidate. An anchor held by at least ``shared_min_families`` (2) families is
+   shared phrasing: two independent outputs (or an output and human text) both say
+   it, so it is the model's (or everyone's) stock text, not a trace of one output.
+   The document bytes that boilerplate and shared anchors cover do not count toward
+   the ``min_span`` test below (they still count toward coverage once a chain is
+   evidence).
 4. **Candidates**: (document, reference) pairs that share at least
    ``min_shared_anchors`` (default 2) distinct non-boilerplate anchor keys (so a
    common substring of at least ``anchor_bytes + 2 * anchor_window - 1`` = 95 bytes
@@ -130,12 +137,15 @@ class ProvenanceParams:
     """Matching and labelling parameters (the index's own parameters are fixed at build).
 
     Attributes:
-        min_span: bytes (of normalized text) a match or chain needs outside
-            boilerplate to count as evidence. A match of at least
+        min_span: informative bytes (letters, digits, non-ASCII; of normalized text)
+            a match or chain needs outside boilerplate and shared phrasing to count as
+            evidence. 100 by default, the span length the substring stage uses
+            (``engine.repeated_spans``); ``bench/RESULTS.md`` has the recall / false
+            positive trade-off of other values. Candidate pairs always include those
+            with a common substring of at least
             ``anchor_bytes + min_shared_anchors * anchor_window - 1`` bytes (95 by
-            default) outside boilerplate is always found (unless it repeats the same
-            ``anchor_bytes`` bytes, so that its anchors share one key); shorter ones are
-            found when their document and reference are candidates for another reason.
+            default) outside boilerplate (unless it repeats the same ``anchor_bytes``
+            bytes, so that its anchors share one key).
         seed_bytes: shortest exact span (bytes) that can join a chain.
         max_gap: largest gap (bytes, in the document and in the reference) between two
             spans of one chain; edits of a word or two fit.
@@ -154,13 +164,17 @@ class ProvenanceParams:
             candidates regardless). 2 by default: one shared 32-byte window is too
             little to examine a reference for; with 1, any match of at least
             ``anchor_bytes + anchor_window - 1`` bytes (63) is found.
+        shared_min_families: reference families (known human text counting as one)
+            holding an anchor at and above which it is shared phrasing: its bytes do not
+            count toward ``min_span``. 2: text that two independent outputs share is
+            stock phrasing; a large value turns the rule off.
         minhash: use MinHash co-clustering with the references.
         minhash_threshold: estimated Jaccard a band-key hit needs to be verified.
         minhash_max_bucket: references examined per band-key hit (bounds work on
             degenerate buckets).
     """
 
-    min_span: int = 64
+    min_span: int = 100
     seed_bytes: int = 16
     max_gap: int = 64
     verified_max_gap: int = 256
@@ -170,6 +184,7 @@ class ProvenanceParams:
     boilerplate_df_fraction: float = 0.001
     max_candidates: int = 32
     min_shared_anchors: int = 2
+    shared_min_families: int = 2
     minhash: bool = True
     minhash_threshold: float = 0.5
     minhash_max_bucket: int = 64
@@ -184,6 +199,7 @@ class ProvenanceParams:
             "max_candidates",
             "min_shared_anchors",
             "minhash_max_bucket",
+            "shared_min_families",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -604,6 +620,124 @@ def anchor_ranges(
         np.int64(shift),
         np.ascontiguousarray(keys, dtype=np.uint64),
     )
+
+
+# ---------------------------------------------------------------------------
+# Reference families and family document frequencies
+# ---------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _shared_key_pairs(refs, key_starts, max_df):
+    """(a, b) with a < b for every key held by 2..max_df references (one row per key)."""
+    total = 0
+    for g in range(key_starts.shape[0] - 1):
+        d = key_starts[g + 1] - key_starts[g]
+        if 2 <= d <= max_df:
+            total += d * (d - 1) // 2
+    a = np.empty(total, dtype=np.int64)
+    b = np.empty(total, dtype=np.int64)
+    n = 0
+    for g in range(key_starts.shape[0] - 1):
+        lo = key_starts[g]
+        hi = key_starts[g + 1]
+        if not 2 <= hi - lo <= max_df:
+            continue
+        for i in range(lo, hi):
+            for j in range(i + 1, hi):
+                a[n] = refs[i]
+                b[n] = refs[j]
+                n += 1
+    return a, b
+
+
+@numba.njit(cache=True, nogil=True)
+def _family_df(families, key_starts, out):
+    """Distinct families among each key's postings, written to every posting of the key."""
+    for g in range(key_starts.shape[0] - 1):
+        lo = key_starts[g]
+        hi = key_starts[g + 1]
+        if hi - lo == 1:
+            out[lo] = 1
+            continue
+        fam = np.sort(families[lo:hi])
+        count = 1
+        for i in range(1, fam.shape[0]):
+            if fam[i] != fam[i - 1]:
+                count += 1
+        for i in range(lo, hi):
+            out[i] = count
+
+
+def reference_families(
+    anchor_keys: np.ndarray,
+    anchor_refs: np.ndarray,
+    n_refs: int,
+    containment: float,
+    max_df: int = 64,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """Families of references: groups of outputs that copy or extend one another.
+
+    Two references are related when the distinct anchor keys they share reach
+    ``containment`` times the distinct keys of the smaller one (a regeneration, a
+    later turn repeating an earlier answer, a near-duplicate conversation); families
+    are the connected components of that relation. Keys held by more than ``max_df``
+    references (stock phrasing, far above any family) are not counted, which bounds
+    the work to ``max_df**2 / 2`` pairs per key.
+
+    Args:
+        anchor_keys: uint64 (m,) sorted; anchor_refs: int64 (m,) reference of each
+            posting ((key, ref) unique, sorted by key then ref).
+        n_refs: number of references (family labels index them).
+        containment: share of the smaller reference's keys, in (0, 1].
+        groups: optional int64 (n_refs,) conversation codes (-1: unknown); references
+            of one conversation are one family whatever they share.
+
+    Returns:
+        int64 (n_refs,): each reference's family, the smallest reference index in it.
+    """
+    from kernels.union_find import connected_components_cpu
+
+    keys = np.asarray(anchor_keys, dtype=np.uint64)
+    refs = np.ascontiguousarray(anchor_refs, dtype=np.int64)
+    src = [np.zeros(0, np.int64)]
+    dst = [np.zeros(0, np.int64)]
+    if len(keys):
+        key_starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True]).astype(np.int64)
+        a, b = _shared_key_pairs(refs, key_starts, np.int64(max_df))
+        if len(a):
+            pair, shared = np.unique(a * np.int64(n_refs) + b, return_counts=True)
+            a, b = pair // n_refs, pair % n_refs
+            n_keys = np.bincount(refs, minlength=n_refs)
+            related = shared >= containment * np.minimum(n_keys[a], n_keys[b])
+            src.append(a[related])
+            dst.append(b[related])
+    if groups is not None and len(groups):
+        codes = np.asarray(groups, dtype=np.int64)
+        order = np.argsort(codes, kind="stable")
+        same = (codes[order][1:] == codes[order][:-1]) & (codes[order][1:] >= 0)
+        src.append(order[:-1][same])
+        dst.append(order[1:][same])
+    return connected_components_cpu(
+        np.int64(n_refs),
+        np.ascontiguousarray(np.concatenate(src)),
+        np.ascontiguousarray(np.concatenate(dst)),
+    )
+
+
+def family_document_frequency(
+    anchor_keys: np.ndarray, anchor_refs: np.ndarray, families: np.ndarray
+) -> np.ndarray:
+    """uint32 (m,): for every posting, the number of distinct families holding its key."""
+    keys = np.asarray(anchor_keys, dtype=np.uint64)
+    out = np.zeros(len(keys), dtype=np.uint32)
+    if len(keys) == 0:
+        return out
+    key_starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True]).astype(np.int64)
+    fam = np.ascontiguousarray(np.asarray(families, dtype=np.int64)[np.asarray(anchor_refs)])
+    _family_df(fam, key_starts, out)
+    return out
 
 
 # ---------------------------------------------------------------------------

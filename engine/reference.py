@@ -23,6 +23,21 @@ Folder layout (``REFDIR``)::
                                      ((key, ref) pairs unique, sorted by key then ref;
                                      a key's reference document frequency is its
                                      number of pairs)
+    anchors/gen-NNNNN/families.npy   int64 (n,): each reference's family (smallest
+                                     reference index of it; see below)
+    anchors/gen-NNNNN/family_df.npy  uint32 (m,): per pair, the families holding its key
+                                     (+1 when known human text holds it too)
+    human/hum-NNNNN/keys.npy         uint64: distinct anchor keys of known human-written
+                                     text added with ``add_human`` (sorted)
+
+Families: references that copy or extend one another (a regeneration, a later turn
+repeating an earlier answer, the same conversation shared twice) form a family
+(:func:`engine.provenance.reference_families`, anchor containment of at least
+``family_containment``). Document frequencies used for matching count families, not
+references, so that text shared by two *independent* outputs (stock phrasing) is told
+apart from text that one output and its own copies hold. Known human-written text
+(``add_human``: a pre-LLM crawl sample, licences, documentation) counts as one more
+family: text a reference shares with it is not evidence of model origin.
 
 Policies: a reference id seen before (in this call or in the index) is skipped and
 counted (``duplicate_ids``; the first one is kept). A reference whose normalized text
@@ -53,11 +68,13 @@ from engine.provenance import (
     anchor_ranges,
     covered_bytes,
     empty_flags,
+    family_document_frequency,
     find_chains,
     flags_table,
     label_for,
     normalize_packed,
     normalize_text,
+    reference_families,
     to_original,
     uninformative_bytes,
     winnow_anchors,
@@ -82,6 +99,7 @@ META_SCHEMA = pa.schema(
         ("n_bytes", pa.int64()),
         ("text_hash", pa.uint64()),
         ("duplicate_text", pa.bool_()),
+        ("conversation", pa.string()),
     ]
 )
 
@@ -98,6 +116,8 @@ class IndexParams:
             :func:`engine.minhash`).
         bands, rows: LSH banding of the signatures; default: derived for a Jaccard
             threshold of 0.5 (datasketch's criterion).
+        family_containment: two references belong to one family when the anchor keys
+            they share reach this share of the smaller one's keys.
     """
 
     anchor_bytes: int = 32
@@ -108,12 +128,16 @@ class IndexParams:
     seed: int = 42
     bands: int | None = None
     rows: int | None = None
+    family_containment: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("anchor_bytes", "anchor_window", "num_perm", "ngram"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        fc = self.family_containment
+        if isinstance(fc, bool) or not isinstance(fc, (int, float)) or not 0.0 < fc <= 1.0:
+            raise ValueError(f"family_containment must be in (0, 1], got {fc!r}")
         if self.anchor_bytes < 8:
             raise ValueError(f"anchor_bytes must be >= 8, got {self.anchor_bytes}; e.g. 32")
         if self.shingle not in ("word", "char"):
@@ -152,6 +176,15 @@ class _Segment:
 
 
 @dataclass
+class _HumanPart:
+    """Distinct anchor keys of one batch of known human-written text (sorted uint64)."""
+
+    name: str
+    keys: np.ndarray
+    stored_at: Path | None = None
+
+
+@dataclass
 class _Prepared:
     segment: _Segment
     anchor_keys: np.ndarray
@@ -174,6 +207,13 @@ def _strings(values, n: int, name: str) -> list[str | None]:
     if len(values) != n:
         raise ValueError(f"{name} has {len(values)} entries but there are {n} texts")
     return values
+
+
+def _with_conversation(meta: pa.Table) -> pa.Table:
+    """Metadata saved before the ``conversation`` column existed gets a null one."""
+    if "conversation" in meta.column_names:
+        return meta
+    return meta.append_column("conversation", pa.nulls(meta.num_rows, type=pa.string()))
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -199,6 +239,10 @@ class ReferenceIndex:
         self.last_report: dict = {}
         self._anchors_stored_at: Path | None = None
         self._anchors_name = "gen-00000"
+        self._generation = 0
+        self._human: list[_HumanPart] = []
+        self._families: np.ndarray | None = None
+        self._family_df: np.ndarray | None = None
         self._cache: dict = {}
 
     # ------------------------------------------------------------------ basics
@@ -240,6 +284,8 @@ class ReferenceIndex:
         models=None,
         datasets=None,
         dates=None,
+        prompts=None,
+        conversations=None,
         params: IndexParams | None = None,
         backend: str = "auto",
     ) -> ReferenceIndex:
@@ -249,6 +295,12 @@ class ReferenceIndex:
             texts: n reference texts (list of str, pyarrow string array, pandas Series).
             ids: n reference ids (turned into str); a repeated id keeps its first text.
             models, datasets, dates: optional n strings each (None entries allowed).
+            prompts: optional n strings: what each output was a reply to (the user's
+                turns). They are added as known human text (:meth:`add_human`), so
+                text a model only echoed from its prompt is not evidence.
+            conversations: optional n strings: the conversation (chat session) of each
+                output. Outputs of one conversation are one family (they repeat and
+                revise each other, so what they share is not independent phrasing).
             params: :class:`IndexParams`.
             backend: where signatures are computed ("auto", "cpu", "cuda").
 
@@ -256,20 +308,41 @@ class ReferenceIndex:
             The index; ``last_report`` holds the counts of this call.
         """
         index = cls(params)
-        index.add(texts, ids, models=models, datasets=datasets, dates=dates, backend=backend)
+        index.add(
+            texts,
+            ids,
+            models=models,
+            datasets=datasets,
+            dates=dates,
+            prompts=prompts,
+            conversations=conversations,
+            backend=backend,
+        )
         return index
 
     def add(
-        self, texts, ids, *, models=None, datasets=None, dates=None, backend: str = "auto"
+        self,
+        texts,
+        ids,
+        *,
+        models=None,
+        datasets=None,
+        dates=None,
+        prompts=None,
+        conversations=None,
+        backend: str = "auto",
     ) -> dict:
         """Add references as a new segment (same rules as :meth:`build`).
 
         Returns:
             The report of this call: ``added``, ``duplicate_ids`` (skipped, with up to
             20 ``duplicate_id_examples``), ``empty_texts`` (skipped),
-            ``duplicate_texts`` (stored, matched through the first copy).
+            ``duplicate_texts`` (stored, matched through the first copy), and with
+            ``prompts`` the :meth:`add_human` counts.
         """
-        prepared = self._prepare(texts, ids, models, datasets, dates, resolve_backend(backend))
+        prepared = self._prepare(
+            texts, ids, models, datasets, dates, conversations, resolve_backend(backend)
+        )
         if prepared.segment.n_refs:
             self._segments.append(prepared.segment)
             keys = np.concatenate([np.asarray(self.anchor_keys), prepared.anchor_keys])
@@ -277,15 +350,88 @@ class ReferenceIndex:
             order = np.lexsort((refs, keys))
             self.anchor_keys = np.ascontiguousarray(keys[order])
             self.anchor_refs = np.ascontiguousarray(refs[order])
-            self._anchors_stored_at = None
-            self._anchors_name = f"gen-{len(self._segments):05d}"
+            self._new_generation()
         for key in ("added", "duplicate_ids", "empty_texts", "duplicate_texts"):
             self.counts[key] = int(self.counts.get(key, 0)) + int(prepared.report[key])
         self._cache.clear()
-        self.last_report = prepared.report
-        return prepared.report
+        report = dict(prepared.report)
+        if prompts is not None:
+            given = _strings(prompts, len(as_large_string_array(texts)), "prompts")
+            report.update(self.add_human([p for p in given if p]))
+        self.last_report = report
+        return report
 
-    def _prepare(self, texts, ids, models, datasets, dates, backend) -> _Prepared:
+    def add_human(self, texts) -> dict:
+        """Add known human-written text (kept as anchor keys only, never as text).
+
+        Text that a reference shares with it no longer counts as evidence (it adds one
+        to the family document frequency of the keys it holds), e.g. a licence or a
+        famous quotation that a model reproduced. Use text written before language
+        models or otherwise known to be human.
+
+        Args:
+            texts: n texts (list of str, pyarrow string array, pandas Series).
+
+        Returns:
+            ``{"human_texts": n, "human_bytes": UTF-8 bytes, "human_keys": distinct
+            anchor keys added}``.
+        """
+        array = as_large_string_array(texts)
+        data, offsets = pack(array)
+        norm, norm_offsets, _, _ = normalize_packed(data, offsets)
+        p = self.params
+        _, keys, _ = winnow_anchors(norm, norm_offsets, p.anchor_bytes, p.anchor_window)
+        keys = np.unique(keys)
+        report = {
+            "human_texts": len(array),
+            "human_bytes": int(offsets[-1]),
+            "human_keys": int(len(keys)),
+        }
+        if len(array):
+            self._human.append(_HumanPart(f"hum-{len(self._human):05d}", keys))
+            self._new_generation()
+        for key in ("human_texts", "human_bytes"):
+            self.counts[key] = int(self.counts.get(key, 0)) + report[key]
+        self._cache.clear()
+        self.last_report = report
+        return report
+
+    def _new_generation(self) -> None:
+        """The anchor table or the human keys changed: family data is recomputed."""
+        self._generation += 1
+        self._anchors_name = f"gen-{self._generation:05d}"
+        self._anchors_stored_at = None
+        self._families = None
+        self._family_df = None
+
+    def family_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(families int64 (n_refs,), family_df uint32 (m,))`` (see the module docstring).
+
+        Stored with the index; computed here after ``add``/``add_human`` or for an
+        index saved without them.
+        """
+        if self._families is None or self._family_df is None:
+            conversation = self.meta().column("conversation")
+            groups = pc.dictionary_encode(conversation).combine_chunks().indices
+            groups = np.asarray(pc.fill_null(groups, -1).to_numpy(), dtype=np.int64)
+            families = reference_families(
+                self.anchor_keys,
+                self.anchor_refs,
+                self.n_refs,
+                float(self.params.family_containment),
+                groups=groups,
+            )
+            family_df = family_document_frequency(self.anchor_keys, self.anchor_refs, families)
+            if self._human and len(family_df):
+                human = np.unique(np.concatenate([np.asarray(h.keys) for h in self._human]))
+                keys = np.asarray(self.anchor_keys)
+                at = np.minimum(np.searchsorted(human, keys), max(len(human) - 1, 0))
+                if len(human):
+                    family_df += (human[at] == keys).astype(np.uint32)
+            self._families, self._family_df = families, family_df
+        return self._families, self._family_df
+
+    def _prepare(self, texts, ids, models, datasets, dates, conversations, backend) -> _Prepared:
         array = as_large_string_array(texts)
         n = len(array)
         id_list = _strings(ids, n, "ids")
@@ -296,6 +442,7 @@ class ReferenceIndex:
             "model": _strings(models, n, "models"),
             "dataset": _strings(datasets, n, "datasets"),
             "date": _strings(dates, n, "dates"),
+            "conversation": _strings(conversations, n, "conversations"),
         }
         data, offsets = pack(array)
         norm, norm_offsets, _, _ = normalize_packed(data, offsets)
@@ -360,6 +507,7 @@ class ReferenceIndex:
                 pa.array(np.diff(sub_offsets), type=pa.int64()),
                 pa.array(np.asarray(hashes, dtype=np.uint64), type=pa.uint64()),
                 pa.array(duplicate_text, type=pa.bool_()),
+                pa.array([columns["conversation"][i] for i in keep], type=pa.string()),
             ],
             schema=META_SCHEMA,
         )
@@ -396,6 +544,8 @@ class ReferenceIndex:
             "params": self.params.to_dict(),
             "segments": [[s.name, s.n_refs, int(s.norm_offsets[-1])] for s in self._segments],
         }
+        if self._human:
+            payload["human"] = [[h.name, int(len(h.keys))] for h in self._human]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -416,10 +566,18 @@ class ReferenceIndex:
             write_npy_atomic(folder / "signatures.npy", segment.signatures)
             write_npy_atomic(folder / "band_keys.npy", segment.band_keys)
             segment.stored_at = root
+        for part in self._human:
+            if part.stored_at is not None and part.stored_at.resolve() == root.resolve():
+                continue
+            write_npy_atomic(root / "human" / part.name / "keys.npy", part.keys)
+            part.stored_at = root
         anchors = root / "anchors" / self._anchors_name
         if self._anchors_stored_at is None or self._anchors_stored_at.resolve() != root.resolve():
+            families, family_df = self.family_data()
             write_npy_atomic(anchors / "keys.npy", self.anchor_keys)
             write_npy_atomic(anchors / "refs.npy", self.anchor_refs)
+            write_npy_atomic(anchors / "families.npy", families)
+            write_npy_atomic(anchors / "family_df.npy", family_df)
             self._anchors_stored_at = root
         info = {
             "format": FORMAT,
@@ -436,6 +594,7 @@ class ReferenceIndex:
                 for s in self._segments
             ],
             "anchors": self._anchors_name,
+            "human": [h.name for h in self._human],
             "n_refs": self.n_refs,
             "n_anchor_pairs": int(len(self.anchor_keys)),
             "counts": self.counts,
@@ -477,7 +636,9 @@ class ReferenceIndex:
             index._segments.append(
                 _Segment(
                     name=entry["name"],
-                    meta=pq.read_table(folder / "meta.parquet", memory_map=True),
+                    meta=_with_conversation(
+                        pq.read_table(folder / "meta.parquet", memory_map=True)
+                    ),
                     norm=_load_npy(folder / "norm.npy"),
                     norm_offsets=_load_npy(folder / "norm_offsets.npy"),
                     signatures=_load_npy(folder / "signatures.npy"),
@@ -489,7 +650,15 @@ class ReferenceIndex:
         index.anchor_keys = _load_npy(anchors / "keys.npy")
         index.anchor_refs = _load_npy(anchors / "refs.npy")
         index._anchors_name = info["anchors"]
+        index._generation = int(info["anchors"].split("-")[-1])
         index._anchors_stored_at = root
+        if (anchors / "family_df.npy").exists():
+            index._families = _load_npy(anchors / "families.npy")
+            index._family_df = _load_npy(anchors / "family_df.npy")
+        for name in info.get("human", []):
+            index._human.append(
+                _HumanPart(name, _load_npy(root / "human" / name / "keys.npy"), stored_at=root)
+            )
         index.counts = dict(info.get("counts", {}))
         return index
 
@@ -597,10 +766,14 @@ class ReferenceIndex:
         anchor_keys = np.asarray(self.anchor_keys)
         left, right = anchor_ranges(anchor_keys, self._global()["anchor_buckets"], keys)
         df = right - left
-        boiler = df >= params.boilerplate_df(self.n_distinct)
-        # boilerplate byte ranges (normalized, global positions)
-        boiler_positions = positions[boiler]
-        useful = (df > 0) & ~boiler
+        family_df = np.zeros(len(df), dtype=np.int64)
+        held = df > 0
+        family_df[held] = self.family_data()[1][left[held]]
+        boiler = family_df >= params.boilerplate_df(self.n_distinct)
+        shared = family_df >= params.shared_min_families
+        # byte ranges (normalized, global positions) that do not count toward min_span
+        boiler_positions = positions[boiler | shared]
+        useful = held & ~boiler
         if params.min_shared_anchors > 1 and useful.any():
             # count each distinct anchor key of a document once
             idx = np.flatnonzero(useful)
@@ -713,7 +886,7 @@ class ReferenceIndex:
         gaps = np.where(cand["verified"], params.verified_max_gap, params.max_gap)
         doc_norm = [norm[norm_offsets[d] : norm_offsets[d + 1]] for d in cand_docs.tolist()]
         ref_norm = [self._ref_norm(r) for r in cand_refs.tolist()]
-        # boilerplate masks per candidate document
+        # boilerplate and shared-phrasing masks per candidate document
         k = self.params.anchor_bytes
         masks = [uninformative_bytes(x).astype(np.int64) for x in doc_norm]
         positions = cand["boiler_positions"]

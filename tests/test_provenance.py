@@ -241,8 +241,16 @@ def test_boilerplate_is_suppressed():
     index = ReferenceIndex.build(refs, [f"r{i}" for i in range(30)], backend="cpu")
     doc = prose(9, 15) + " " + phrase + " " + prose(10, 8)
     assert match_one(index, doc, boilerplate_min_df=10)["label"] == "none"
-    # the same document counts as derived once the phrase is not boilerplate
-    control = match_one(index, doc, boilerplate_min_df=1000, minhash=False)
+    # the same document counts as derived once the phrase is neither boilerplate nor
+    # shared phrasing
+    control = match_one(
+        index,
+        doc,
+        boilerplate_min_df=1000,
+        shared_min_families=1000,
+        minhash=False,
+        min_span=64,
+    )
     assert control["label"] == "partial_derivative"
     # a real copy that ends with the phrase is still a verbatim copy
     assert match_one(index, refs[4], boilerplate_min_df=10)["label"] == "verbatim_copy"
@@ -415,9 +423,10 @@ def test_min_shared_anchors(index, refs):
             break
     else:
         pytest.fail("no 80-byte piece of ref-7 shares exactly one anchor")
-    row = match_one(index, doc, minhash=False)
+    # min_span 64: the 80-byte piece holds enough informative bytes to be evidence
+    row = match_one(index, doc, minhash=False, min_span=64)
     assert row["ref_ids"] == ["ref-8"]
-    loose = match_one(index, doc, minhash=False, min_shared_anchors=1)
+    loose = match_one(index, doc, minhash=False, min_shared_anchors=1, min_span=64)
     assert set(loose["ref_ids"]) == {"ref-7", "ref-8"}
     with pytest.raises(ValueError, match="min_shared_anchors"):
         ProvenanceParams(min_shared_anchors=0)
