@@ -46,7 +46,7 @@ text.
 Usage::
 
     python -m bench.bench_provenance --quick        # ~5 MB reference, 60 docs per kind
-    python -m bench.bench_provenance                # ~50 MB reference, 300 per kind
+    python -m bench.bench_provenance                # ~50 MB reference, 1000 per kind
 """
 
 from __future__ import annotations
@@ -341,8 +341,18 @@ def _write_jsonl(path: Path, rows) -> int:
 
 
 def run(
-    ref_mb: float, per_kind: int, filler_mb: float, seed: int, workdir: Path, human_mb: float
+    ref_mb: float,
+    per_kind: int,
+    filler_mb: float,
+    seed: int,
+    workdir: Path,
+    human_mb: float,
+    plain_index: bool = False,
+    variants: tuple[dict, ...] = (),
 ) -> dict:
+    """Build the data and the index, flag, score; ``variants``: extra flag parameters
+    scored on the same documents (quality only). ``plain_index``: no prompts,
+    conversations or known human text in the index."""
     from engine.flag_files import build_reference, flag
 
     t0 = time.perf_counter()
@@ -382,8 +392,7 @@ def run(
                 "id": r["id"],
                 "text": r["text"],
                 "model": "gpt-3.5-turbo",
-                "prompt": r["prompt"],
-                "conversation": r["group"],
+                **({} if plain_index else {"prompt": r["prompt"], "conversation": r["group"]}),
             }
             for r in refs
         ),
@@ -394,7 +403,7 @@ def run(
     doc_text_bytes = sum(len(d["text"].encode()) for d in docs_all)
 
     human_paths = []
-    if known:
+    if known and not plain_index:
         human_paths = [workdir / "human.jsonl"]
         _write_jsonl(human_paths[0], known)
     t0 = time.perf_counter()
@@ -406,7 +415,12 @@ def run(
     parts = {}
     for path in (workdir / "ref").rglob("*"):
         if path.is_file():
-            top = path.name if path.parent.name.startswith("seg-") else path.parent.parent.name
+            if path.parent == workdir / "ref":
+                top = "index.json, summary.json"
+            elif path.parent.name.startswith("seg-"):
+                top = path.name
+            else:
+                top = path.parent.parent.name
             parts[top] = parts.get(top, 0) + path.stat().st_size
 
     # warm-up (JIT compilation and index loading are not part of the measurement)
@@ -438,21 +452,67 @@ def run(
     filler_fp = sum(
         1 for row in flags if row["doc_id"].startswith("filler-") and row["label"] != "none"
     )
+    # throughput on a crawl-like mix: the untouched pages plus planted and negative
+    # documents making up 10% of the documents (a crawl holds far fewer matches than
+    # the quality set above, and matching work grows with them)
+    planted = [d for d in docs_all if d["kind"] != "filler"]
+    n_planted = min(len(planted), max(1, len(filler) // 9))
+    crawl = [d for d in docs_all if d["kind"] == "filler"] + planted[:n_planted]
+    crawl_path = workdir / "crawl.jsonl"
+    _write_jsonl(crawl_path, ({"id": d["id"], "text": d["text"]} for d in crawl))
+    crawl_bytes = sum(len(d["text"].encode()) for d in crawl)
+    crawl_times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        flag(
+            [crawl_path],
+            None,
+            reference=workdir / "ref",
+            id_column="id",
+            backend="cpu",
+            scheduler="threads",
+            workers=2,
+            partition_size="8MB",
+            progress=False,
+        )
+        crawl_times.append(time.perf_counter() - t0)
+    crawl_s = float(np.median(crawl_times))
+    variant_metrics = []
+    for variant in variants:
+        other = flag(
+            [doc_path],
+            None,
+            reference=workdir / "ref",
+            id_column="id",
+            backend="cpu",
+            scheduler="threads",
+            workers=2,
+            partition_size="8MB",
+            progress=False,
+            **variant,
+        )
+        variant_metrics.append((variant, score(docs_all, other.flags.to_pylist())))
     return {
+        "plain_index": plain_index,
+        "variants": variant_metrics,
         "reference_outputs": len(refs),
         "reference_mb": ref_text_bytes / 1e6,
         "documents": len(docs_all),
         "documents_mb": doc_text_bytes / 1e6,
         "filler_docs": len(filler),
         "filler_flagged": filler_fp,
-        "human_docs": len(known),
-        "human_mb": sum(len(d["text"].encode()) for d in known) / 1e6,
+        "human_docs": 0 if plain_index else len(known),
+        "human_mb": 0.0 if plain_index else sum(len(d["text"].encode()) for d in known) / 1e6,
         "index_bytes": index_bytes,
         "index_share": index_bytes / ref_text_bytes,
         "index_parts": parts,
         "build_s": build_s,
         "flag_s": flag_s,
         "flag_mb_s": doc_text_bytes / 1e6 / flag_s,
+        "crawl_docs": len(crawl),
+        "crawl_mb": crawl_bytes / 1e6,
+        "crawl_s": crawl_s,
+        "crawl_mb_s": crawl_bytes / 1e6 / crawl_s,
         "prep_s": prep_s,
         "metrics": metrics,
         "summary_timings": result.summary["timings_s"],
@@ -469,7 +529,8 @@ def markdown(res: dict, command: str) -> str:
         f"{res['reference_mb']:.1f} MB; documents: {res['documents']} "
         f"({res['documents_mb']:.1f} MB, of which {res['filler_docs']} untouched human pages "
         f"as filler, {res['filler_flagged']} of them flagged); known human text in the "
-        f"index: {res['human_docs']} pages, {res['human_mb']:.1f} MB.",
+        f"index: {res['human_docs']} pages, {res['human_mb']:.1f} MB; prompts and "
+        f"conversations of the references: {'no' if res['plain_index'] else 'yes'}.",
         "",
         "| injected kind | n | precision | recall | F1 | expected label |",
         "|---|---:|---:|---:|---:|---:|",
@@ -488,14 +549,58 @@ def markdown(res: dict, command: str) -> str:
         "|---|---:|",
         f"| evidence char-level precision | {m['chars']['precision']:.4f} |",
         f"| evidence char-level recall | {m['chars']['recall']:.4f} |",
-        f"| `flag` throughput (MB/s of input text) | {res['flag_mb_s']:.2f} |",
-        f"| `flag` wall time (s) | {res['flag_s']:.1f} |",
+        f"| `flag` throughput, crawl-like mix (MB/s of input text; {res['crawl_docs']} "
+        f"documents, {res['crawl_mb']:.1f} MB, 10% of them planted or negatives; median "
+        f"of 3) | {res['crawl_mb_s']:.2f} |",
+        f"| `flag` throughput, the whole set above (MB/s) | {res['flag_mb_s']:.2f} |",
+        f"| `flag` wall time, the whole set above (s) | {res['flag_s']:.1f} |",
         f"| `reference build` wall time (s) | {res['build_s']:.1f} |",
         f"| index size / reference text | {res['index_share']:.1%} |",
     ]
     parts = ", ".join(f"{k}: {v / 1e6:.1f} MB" for k, v in sorted(res["index_parts"].items()))
     lines += ["", f"Index files: {parts}."]
+    if res["variants"]:
+        kinds = list(res["metrics"]["kinds"])
+        negatives = list(res["metrics"]["negatives"])
+        lines += [
+            "",
+            "Same documents and index, other flag parameters (recall per injected kind; "
+            "false-positive rate per negative kind; evidence character P/R):",
+            "",
+            "| parameters | "
+            + " | ".join(f"R {k}" for k in kinds)
+            + " | "
+            + " | ".join(f"FP {k}" for k in negatives)
+            + " | chars P / R |",
+            "|---|" + "---:|" * (len(kinds) + len(negatives) + 1),
+        ]
+        for variant, m in [({"defaults": ""}, res["metrics"]), *res["variants"]]:
+            name = (
+                ", ".join(f"{k}={v}" for k, v in variant.items())
+                if "defaults" not in variant
+                else "defaults"
+            )
+            lines.append(
+                f"| {name} | "
+                + " | ".join(f"{m['kinds'][k]['recall']:.3f}" for k in kinds)
+                + " | "
+                + " | ".join(f"{m['negatives'][k]['rate']:.2%}" for k in negatives)
+                + f" | {m['chars']['precision']:.4f} / {m['chars']['recall']:.4f} |"
+            )
     return "\n".join(lines)
+
+
+def _parse_variant(text: str) -> dict:
+    out = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        if not key or not value:
+            raise SystemExit(f"--variant wants KEY=VALUE[,KEY=VALUE], got {text!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -510,17 +615,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--human-mb", type=float, default=None, help="known human text in the index (MB)"
     )
+    parser.add_argument(
+        "--plain-index",
+        action="store_true",
+        help="index without prompts, conversations and known human text (ablation)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="also score flag parameters, e.g. min_span=64 (repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep")
     args = parser.parse_args(argv)
     ref_mb = args.ref_mb or (5.0 if args.quick else 50.0)
-    per_kind = args.per_kind or (60 if args.quick else 300)
+    per_kind = args.per_kind or (60 if args.quick else 1000)
     filler_mb = args.filler_mb if args.filler_mb is not None else (3.0 if args.quick else 15.0)
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-provenance-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         human_mb = args.human_mb if args.human_mb is not None else (1.0 if args.quick else 8.0)
-        res = run(ref_mb, per_kind, filler_mb, args.seed, workdir, human_mb)
+        variants = tuple(_parse_variant(v) for v in args.variant)
+        res = run(
+            ref_mb, per_kind, filler_mb, args.seed, workdir, human_mb, args.plain_index, variants
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)

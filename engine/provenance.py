@@ -11,8 +11,10 @@ Matching, for one batch of documents against a :class:`engine.reference.Referenc
    becomes one ASCII space (leading and trailing runs are dropped), curly quotes become
    ``'``/``"``, Unicode dashes and the minus sign become ``-``, ``…`` becomes ``...``,
    format characters (soft hyphen, zero-width joiner, BOM) are dropped, and a run of
-   one ASCII punctuation character is cut to 3 (``=====`` rule lines, ``|---|`` table
-   rules: low-complexity text that would only produce junk seeds). Re-wrapped
+   one ASCII punctuation character, or of a unit of 2-4 of them, is cut to 3
+   repetitions (``=====`` rule lines, ``|---|---|`` table rules, markdown-escaped
+   ``\\_\\_\\_`` blanks: low-complexity text that would only produce junk seeds,
+   and whose seeds are quadratic in the run's length). Re-wrapped
    lines, CRLF line ends, case and spacing changes therefore disappear. Optionally an
    offset map gives, for every normalized byte, the original byte range
    ``[source_start, source_end)`` of the character it came from, so that normalized
@@ -129,7 +131,8 @@ _SPACE = np.uint8(0x20)
 _NO = np.int64(-1)
 _MAX_OPEN_CHAINS = 8
 _SMALL_GROUP = 8  # suffix-array groups with at most this many reference positions
-_MAX_PUNCT_RUN = 3  # longer runs of one ASCII punctuation character are cut
+_MAX_PUNCT_RUN = 3  # longer runs of one ASCII punctuation character (or unit) are cut
+_MAX_UNIT = 4  # longest repeated unit of ASCII punctuation that is cut
 
 
 @dataclass(frozen=True)
@@ -358,10 +361,24 @@ def _normalize(data, offsets, table, with_map):
         space_end = _NO
         last_cp = _NO
         run = 0
+        # runs of a 2..4-character unit of ASCII punctuation ("\\_\\_\\_", "-=-=-=",
+        # "|---|---"): rep[p] counts the bytes equal to the byte p before them;
+        # skip_p / skipped: the period being cut and the bytes cut so far
+        rep = np.zeros(_MAX_UNIT + 1, dtype=np.int64)
+        skip_p = 0
+        skipped = 0
         while i < end:
             cp, width = _decode(data, i, end)
+            if skip_p > 0:
+                if cp == out[n - skip_p + skipped % skip_p]:
+                    skipped += 1
+                    i += width
+                    continue
+                skip_p = 0
+                rep[:] = 0
             if _is_space(cp):
                 last_cp = _NO
+                rep[:] = 0
                 if space_start < 0:
                     space_start = i
                 space_end = i + width
@@ -387,6 +404,20 @@ def _normalize(data, offsets, table, with_map):
             else:
                 run = 1
             last_cp = cp
+            if _is_punct(cp):
+                for p in range(2, _MAX_UNIT + 1):
+                    if n - p >= doc_out and out[n - p] == cp:
+                        rep[p] += 1
+                    else:
+                        rep[p] = 0
+                    if rep[p] > (_MAX_PUNCT_RUN - 1) * p and skip_p == 0:
+                        skip_p = p
+                if skip_p > 0:
+                    skipped = 1
+                    i += width
+                    continue
+            else:
+                rep[:] = 0
             folded = _fold(cp)
             before = n
             if cp == 0x2026:
@@ -1072,6 +1103,36 @@ def _chains(doc, ref, p, q, length, gaps, boiler_prefix, doc_norm_starts, min_sp
     )
 
 
+@numba.njit(cache=True, nogil=True)
+def _multi_family_cover(doc, fam, start, end, norm_starts, min_families, out):
+    """Mark ``out[norm_starts[doc] + x] = 1`` where chains of ``min_families`` or more
+    families cover byte x.
+
+    Chains sorted by (doc, fam, start); each family's chains are merged first, so that
+    overlapping chains of one family count once.
+    """
+    n = doc.shape[0]
+    total = out.shape[0]
+    depth = np.zeros(total + 1, dtype=np.int32)
+    i = 0
+    while i < n:
+        cur_s = start[i]
+        cur_e = end[i]
+        j = i + 1
+        while j < n and doc[j] == doc[i] and fam[j] == fam[i] and start[j] <= cur_e:
+            cur_e = max(cur_e, end[j])
+            j += 1
+        base = norm_starts[doc[i]]
+        depth[base + cur_s] += 1
+        depth[base + cur_e] -= 1
+        i = j
+    running = 0
+    for x in range(total):
+        running += depth[x]
+        if running >= min_families:
+            out[x] = 1
+
+
 def find_chains(
     doc_norm: list[bytes] | list[np.ndarray],
     ref_norm: list[np.ndarray],
@@ -1081,6 +1142,8 @@ def find_chains(
     boiler_masks: list[np.ndarray],
     params: ProvenanceParams,
     backend: str = "cpu",
+    ref_family: np.ndarray | None = None,
+    shared_span: int = 32,
 ) -> dict[str, np.ndarray]:
     """Evidence chains between documents and references (steps 5 and 6).
 
@@ -1090,9 +1153,14 @@ def find_chains(
         pair_doc, pair_ref: int64 (m,) candidate pairs (indices into the lists).
         pair_gap: int64 (m,) allowed gap (bytes) of each pair.
         boiler_masks: n_d bool arrays, one per document (normalized bytes): boilerplate.
-        params: ``seed_bytes`` and ``min_span`` are used.
+        params: ``seed_bytes``, ``min_span`` and ``shared_min_families`` are used.
         backend: "cpu" (hash join per pair, :func:`_pair_seeds`) or a GPU backend
             such as "cuda" (suffix array and LCP on the device, :func:`_seeds`).
+        ref_family: optional int64 (n_r,) family of each reference. With it, document
+            bytes that chains (of at least ``shared_span`` bytes) with references of
+            ``shared_min_families`` or more families cover are shared phrasing, like
+            bytes under shared anchors: this catches stock passages that independent
+            outputs hold with small variations, which exact anchors miss.
 
     Returns:
         dict of int64 arrays ``doc, ref, start, end, ref_start, ref_end, matched``
@@ -1156,6 +1224,29 @@ def find_chains(
         boiler[norm_starts[d] + 1 : norm_starts[d] + 1 + len(mask)] = mask
     boiler_prefix = np.cumsum(boiler)
     # boiler_prefix[base + x] = boilerplate bytes of the document before offset x
+    min_families = int(params.shared_min_families)
+    if ref_family is not None and min_families <= len(np.unique(ref_family)):
+        # first pass: every chain, to see which document bytes several families match
+        every = _chains(doc, ref, p, q, length, gaps, boiler_prefix, norm_starts, np.int64(0))
+        c_doc, c_ref, c_start, c_end = every[0], every[1], every[2], every[3]
+        long_enough = (c_end - c_start) >= shared_span
+        c_doc, c_start, c_end = c_doc[long_enough], c_start[long_enough], c_end[long_enough]
+        c_fam = np.asarray(ref_family, dtype=np.int64)[c_ref[long_enough]]
+        if len(c_doc):
+            order = np.lexsort((c_start, c_fam, c_doc))
+            shared = np.zeros(int(norm_starts[-1]) + 1, dtype=np.int64)
+            _multi_family_cover(
+                c_doc[order],
+                c_fam[order],
+                c_start[order],
+                c_end[order],
+                norm_starts,
+                np.int64(min_families),
+                shared,
+            )
+            # shared[norm_starts[d] + x] marks byte x; boiler is shifted by one
+            boiler[1:] = np.maximum(boiler[1:], shared[:-1])
+            boiler_prefix = np.cumsum(boiler)
     out = _chains(
         doc, ref, p, q, length, gaps, boiler_prefix, norm_starts, np.int64(params.min_span)
     )

@@ -87,7 +87,7 @@ from kernels.minhash import signatures as compute_signatures
 
 FORMAT = "ouroboros-reference"
 FORMAT_VERSION = 1
-NORMALIZATION_VERSION = 2
+NORMALIZATION_VERSION = 3
 
 META_SCHEMA = pa.schema(
     [
@@ -902,7 +902,16 @@ class ReferenceIndex:
                 local = pos - int(norm_offsets[o])
                 masks[s][local : local + k] = 1
         chains = find_chains(
-            doc_norm, ref_norm, doc_slot, ref_slot, gaps, masks, params, backend=backend
+            doc_norm,
+            ref_norm,
+            doc_slot,
+            ref_slot,
+            gaps,
+            masks,
+            params,
+            backend=backend,
+            ref_family=np.asarray(self.family_data()[0])[cand_refs],
+            shared_span=self.params.anchor_bytes,
         )
         chains["doc"] = cand_docs[chains["doc"]]
         chains["ref"] = cand_refs[chains["ref"]]

@@ -356,6 +356,40 @@ def test_punctuation_runs_are_cut():
     assert norm == b"title === |---|---|"
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a " + "\\_" * 500 + " b", b"a " + b"\\_" * 3 + b" b"),  # markdown-escaped blanks
+        ("-=" * 40 + "x", b"-=-=-=x"),
+        ("|---" * 20 + "|", b"|---|---|---"),
+        ("*~+" * 9 + "*", b"*~+*~+*~+"),
+        ("x.y.z (a.b) [c]", b"x.y.z (a.b) [c]"),  # short punctuation is kept
+        ("ab" * 10, b"ab" * 10),  # only punctuation units are cut
+        ("\\_\\_\\_\\_hello\\_\\_", b"\\_\\_\\_hello\\_\\_"),
+    ],
+)
+def test_repeated_punctuation_units_are_cut(text, expected):
+    norm, start, end = normalize_text(text)
+    assert norm == expected
+    # the offset map still points every normalized byte at a whole original character
+    raw = text.encode()
+    for k, byte in enumerate(norm):
+        piece = raw[start[k] : end[k]].decode().lower()
+        assert piece and (chr(byte) in piece or byte >= 0x80)
+
+
+def test_long_periodic_runs_stay_cheap(index, refs):
+    """A reference-sized run of '\\_' in both texts must not make matching quadratic."""
+    blanks = "Name: " + "\\_" * 6000 + "\n"
+    ref_text = refs[3] + "\n" + blanks
+    local = ReferenceIndex.build([ref_text, refs[4]], ["blank-ref", "other"], backend="cpu")
+    doc = prose(31, 100) + "\n" + blanks + prose(32, 100)
+    norm, _, _ = normalize_text(doc)
+    assert len(norm) < len(doc) - 11000
+    row = match_one(local, doc)
+    assert row["label"] == "none"
+
+
 # --------------------------------------------------------------------------- seeds, candidates
 
 
