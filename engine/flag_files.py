@@ -519,6 +519,8 @@ def build_reference(
         },
         "counts": {
             "documents_read": len(columns["texts"]),
+            "with_conversation": sum(1 for c in columns["conversations"] if c),
+            "with_prompt": sum(1 for c in columns["prompts"] if c),
             **call,
             **human_call,
             "n_refs": index.n_refs,
@@ -533,6 +535,13 @@ def build_reference(
         "versions": _versions(),
     }
     write_json_atomic(Path(out) / "summary.json", summary)
+    if not add and not any(columns["conversations"]):
+        log.warning(
+            "the references have no 'conversation' column: outputs of one chat session "
+            "then count as independent, and text they repeat to each other is treated "
+            "as shared phrasing (not evidence); give multi-turn chat logs a conversation "
+            "column (and a prompt column) for full recall"
+        )
     if call.get("duplicate_ids"):
         log.warning(
             "%d reference ids occur more than once; the first of each was kept",

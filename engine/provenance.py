@@ -707,6 +707,7 @@ def reference_families(
     containment: float,
     max_df: int = 64,
     groups: np.ndarray | None = None,
+    min_shared: int | None = None,
 ) -> np.ndarray:
     """Families of references: groups of outputs that copy or extend one another.
 
@@ -724,6 +725,9 @@ def reference_families(
         containment: share of the smaller reference's keys, in (0, 1].
         groups: optional int64 (n_refs,) conversation codes (-1: unknown); references
             of one conversation are one family whatever they share.
+        min_shared: optional; two references sharing at least this many distinct keys
+            are related whatever their sizes (a long passage in common, as turns of
+            one conversation revising the same code have; stock phrasing is short).
 
     Returns:
         int64 (n_refs,): each reference's family, the smallest reference index in it.
@@ -742,6 +746,8 @@ def reference_families(
             a, b = pair // n_refs, pair % n_refs
             n_keys = np.bincount(refs, minlength=n_refs)
             related = shared >= containment * np.minimum(n_keys[a], n_keys[b])
+            if min_shared is not None:
+                related |= shared >= min_shared
             src.append(a[related])
             dst.append(b[related])
     if groups is not None and len(groups):

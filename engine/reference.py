@@ -117,7 +117,9 @@ class IndexParams:
         bands, rows: LSH banding of the signatures; default: derived for a Jaccard
             threshold of 0.5 (datasketch's criterion).
         family_containment: two references belong to one family when the anchor keys
-            they share reach this share of the smaller one's keys.
+            they share reach this share of the smaller one's keys ...
+        family_min_shared: ... or this many keys (about 16 bytes of text per key:
+            32 keys, some 500 bytes in common, a passage rather than a stock phrase).
     """
 
     anchor_bytes: int = 32
@@ -129,9 +131,10 @@ class IndexParams:
     bands: int | None = None
     rows: int | None = None
     family_containment: float = 0.5
+    family_min_shared: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("anchor_bytes", "anchor_window", "num_perm", "ngram"):
+        for name in ("anchor_bytes", "anchor_window", "num_perm", "ngram", "family_min_shared"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -420,6 +423,7 @@ class ReferenceIndex:
                 self.n_refs,
                 float(self.params.family_containment),
                 groups=groups,
+                min_shared=int(self.params.family_min_shared),
             )
             family_df = family_document_frequency(self.anchor_keys, self.anchor_refs, families)
             if self._human and len(family_df):
