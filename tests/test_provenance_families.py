@@ -69,6 +69,13 @@ def test_reference_families_containment_and_groups():
     keys, refs = _postings(many)
     assert reference_families(keys, refs, 6, 0.5, max_df=5).tolist() == list(range(6))
     assert reference_families(keys, refs, 6, 0.5, max_df=6).tolist() == [0] * 6
+    # a long passage in common (40 of 200 keys each) relates two large references
+    # only when min_shared allows it
+    big = {0: list(range(1000, 1200)), 1: list(range(1160, 1360))}
+    keys, refs = _postings(big)
+    assert reference_families(keys, refs, 2, 0.5).tolist() == [0, 1]
+    assert reference_families(keys, refs, 2, 0.5, min_shared=32).tolist() == [0, 0]
+    assert reference_families(keys, refs, 2, 0.5, min_shared=41).tolist() == [0, 1]
     empty = reference_families(np.zeros(0, np.uint64), np.zeros(0, np.int64), 3, 0.5)
     assert empty.tolist() == [0, 1, 2]
 
@@ -87,6 +94,8 @@ def test_family_containment_is_validated():
         IndexParams(family_containment=0.0)
     with pytest.raises(ValueError, match="family_containment"):
         IndexParams(family_containment=1.5)
+    with pytest.raises(ValueError, match="family_min_shared"):
+        IndexParams(family_min_shared=0)
 
 
 # --------------------------------------------------------------------------- matching
