@@ -103,7 +103,14 @@ def common_input_options(func):
     type=click.Choice(KEEP_POLICIES),
     default="first",
     show_default=True,
-    help="Which member of a cluster to keep.",
+    help="Which member of a cluster to keep: the first in input order, the longest, or "
+    "the one with the earliest --date-column value.",
+)
+@click.option(
+    "--date-column",
+    default=None,
+    help="With --keep earliest: column holding document dates (ISO 8601, epoch seconds, "
+    "Parquet timestamps); default 'date', 'warc_date' for WARC input.",
 )
 @click.option(
     "--write-deduped",
@@ -136,6 +143,7 @@ def dedup(
     rows,
     seed,
     keep,
+    date_column,
     write_deduped,
     reference,
 ):
@@ -170,6 +178,7 @@ def dedup(
             seed=seed,
             keep=keep,
             reference=reference,
+            date_column=date_column,
         )
     except (ValueError, RuntimeError, OSError) as exc:
         fail(exc)
@@ -183,6 +192,8 @@ def dedup(
     }
     if "provenance" in result.summary:
         line["flagged"] = result.summary["provenance"]["flagged"]
+    if "undated_documents" in counts:
+        line["undated"] = counts["undated_documents"]
     click.echo(json.dumps(line))
 
 

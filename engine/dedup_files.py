@@ -158,6 +158,46 @@ def signature_task(
     return {"reused": False, **result}
 
 
+def date_column_for(part: InputPart, date_column: str | None) -> str:
+    """The date column of a part: ``date_column``, else ``warc_date`` for WARC input and
+    ``date`` for the rest."""
+    if date_column is not None:
+        return date_column
+    return "warc_date" if part.fmt == "warc" else "date"
+
+
+def dates_task(part: InputPart, read: ReadOptions, date_column: str | None) -> dict:
+    """Stage 5 for ``keep="earliest"``: one part's document dates, in row order.
+
+    Returns ``{"rows": int64 (n,), "dates": int64 (n,) microseconds (engine.dates),
+    "undated": count}``.
+    """
+    from engine.dates import parse_dates
+
+    column = date_column_for(part, date_column)
+    rows: list[np.ndarray] = []
+    dates: list[np.ndarray] = []
+    undated = 0
+    for table in read_part(
+        part,
+        text_column=read.text_column,
+        id_column=read.id_column,
+        columns=[column],
+        batch_bytes=read.batch_bytes,
+        strict=read.strict,
+        report=ReadReport(),
+    ):
+        values, missing = parse_dates(table.column(column))
+        rows.append(table.column("row").to_numpy())
+        dates.append(values)
+        undated += missing
+    return {
+        "rows": np.concatenate(rows) if rows else np.zeros(0, np.int64),
+        "dates": np.concatenate(dates) if dates else np.zeros(0, np.int64),
+        "undated": undated,
+    }
+
+
 def write_kept_task(part: InputPart, kept_rows: np.ndarray, out: str) -> str | None:
     path = write_kept(part, kept_rows, out)
     return None if path is None else str(path)
@@ -178,6 +218,7 @@ def dedup(
     progress: bool = True,
     reference: str | os.PathLike | None = None,
     components: str = "auto",
+    date_column: str | None = None,
     **params,
 ) -> DedupResult:
     """Find near-duplicate clusters in files.
@@ -206,6 +247,11 @@ def dedup(
             "distributed" (large-star/small-star rounds of tasks over edge files,
             :mod:`engine.components`) or "auto" (driver up to ``MAX_DRIVER_DOCS``
             documents). Both give the same clusters.
+        date_column: with ``keep="earliest"``, the column holding each document's
+            date (ISO 8601, epoch seconds, or a Parquet timestamp/date: see
+            :mod:`engine.dates`); default ``date``, ``warc_date`` for WARC input.
+            Documents without a readable date are counted (``undated_documents``) and
+            kept only when no member of their cluster has a date.
         **params: DedupParams fields (shingle, ngram, num_perm, threshold, bands,
             rows, seed, keep, max_anchors).
 
@@ -244,6 +290,7 @@ def dedup(
             progress=progress,
             reference=None if reference is None else str(reference),
             components=components,
+            date_column=date_column,
         )
         timings = {"plan": time.perf_counter() - t0}
         with session(scheduler, workers) as runner:
@@ -267,6 +314,7 @@ class _Job:
     progress: bool
     reference: str | None = None
     components: str = "auto"
+    date_column: str | None = None
 
     @property
     def work(self) -> Path:
@@ -365,7 +413,11 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
     t0 = time.perf_counter()
     cluster_size = np.bincount(labels, minlength=n_docs).astype(np.int64)[labels]
     n_bytes = _load_column(work, parts, "n_bytes")
-    keep = choose_kept(labels, n_bytes, dedup_params.keep)
+    dates, undated = None, None
+    if dedup_params.keep == "earliest":
+        dates, undated = _load_dates(job, runner)
+    keep = choose_kept(labels, n_bytes, dedup_params.keep, dates)
+    del dates
     timings["write"] = time.perf_counter() - t0
     provenance = None
     if job.reference is not None:
@@ -418,6 +470,9 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
         timings=timings,
         deduped_files=deduped_files,
     )
+    if undated is not None:
+        summary["counts"]["undated_documents"] = undated
+        summary["parameters"]["date_column"] = job.date_column
     if provenance is not None:
         summary["provenance"] = provenance["counts"]
     if not job.in_memory:
@@ -428,6 +483,26 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
         result.flags = provenance["flags"]
         result.cluster_flags = provenance["cluster_flags"]
     return result
+
+
+def _load_dates(job: _Job, runner) -> tuple[np.ndarray, int]:
+    """Dates of every document (global order) for ``keep="earliest"``; undated count."""
+    with Progress(len(job.parts), "dates", enabled=job.progress) as bar:
+        results = runner.run(
+            dates_task, [(part, job.read, job.date_column) for part in job.parts], progress=bar
+        )
+    for part, result in zip(job.parts, results):
+        rows = read_signature_file(_part_file(job.work, part)).column("row").to_numpy()
+        if not np.array_equal(rows, result["rows"]):
+            raise RuntimeError(
+                f"{part.path} no longer reads as it did when its signatures were computed; "
+                "delete the output folder's _work and run again"
+            )
+    dates = [r["dates"] for r in results]
+    return (
+        np.concatenate(dates) if dates else np.zeros(0, np.int64),
+        int(sum(r["undated"] for r in results)),
+    )
 
 
 def _components_partitions(n_docs: int, n_edges: int, size: int, workers: int) -> int:

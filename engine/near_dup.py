@@ -86,11 +86,12 @@ def cluster_documents(
     n_bytes: np.ndarray,
     params: DedupParams,
     backend: str,
+    dates: np.ndarray | None = None,
 ) -> Clusters:
     """Verified LSH edges -> connected components -> one kept document per cluster.
 
     Documents without shingles (empty after normalization) take part in no bucket:
-    each is its own cluster and is kept.
+    each is its own cluster and is kept. ``dates``: int64 (n,) for ``keep="earliest"``.
     """
     n = signatures.shape[0]
     active = np.flatnonzero(has_shingles(signatures))
@@ -105,7 +106,7 @@ def cluster_documents(
     cluster_id = np.arange(n, dtype=np.int64)
     cluster_id[active] = active[labels_active]
     cluster_size = np.bincount(cluster_id, minlength=n).astype(np.int64)[cluster_id]
-    keep = choose_kept(cluster_id, n_bytes, params.keep)
+    keep = choose_kept(cluster_id, n_bytes, params.keep, dates)
     stats = dict(stats)
     stats["edges"] = int(len(src))
     stats["documents_without_shingles"] = int(n - len(active))
@@ -116,21 +117,34 @@ def cluster_documents(
     return Clusters(cluster_id, cluster_size, keep, stats)
 
 
-def choose_kept(cluster_id: np.ndarray, n_bytes: np.ndarray, policy: str) -> np.ndarray:
+def choose_kept(
+    cluster_id: np.ndarray,
+    n_bytes: np.ndarray,
+    policy: str,
+    dates: np.ndarray | None = None,
+) -> np.ndarray:
     """bool (n,): the kept member of each cluster.
 
     ``first``: the cluster's smallest index (its id). ``longest``: the most bytes, ties
-    to the smallest index.
+    to the smallest index. ``earliest``: the smallest ``dates`` value (int64
+    microseconds, :func:`engine.dates.parse_dates`; undated documents hold the largest
+    int64), ties to the smallest index.
     """
     n = cluster_id.shape[0]
     if policy == "first":
         return cluster_id == np.arange(n)
-    if policy == "longest":
-        # sort by (cluster, -bytes, index); the first of each cluster wins
-        order = np.lexsort((np.arange(n), -n_bytes.astype(np.int64), cluster_id))
+    if policy in ("longest", "earliest"):
+        if policy == "longest":
+            rank = -n_bytes.astype(np.int64)
+        else:
+            if dates is None or len(dates) != n:
+                raise ValueError("keep='earliest' needs one date per document (dates=...)")
+            rank = np.asarray(dates, dtype=np.int64)
+        # sort by (cluster, rank, index); the first of each cluster wins
+        order = np.lexsort((np.arange(n), rank, cluster_id))
         first = np.ones(n, dtype=bool)
         first[1:] = cluster_id[order][1:] != cluster_id[order][:-1]
         keep = np.zeros(n, dtype=bool)
         keep[order[first]] = True
         return keep
-    raise ValueError(f"keep must be 'first' or 'longest', got {policy!r}")
+    raise ValueError(f"keep must be 'first', 'longest' or 'earliest', got {policy!r}")

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-KEEP_POLICIES = ("first", "longest")
+KEEP_POLICIES = ("first", "longest", "earliest")
 SHINGLES = ("word", "char")
 
 
@@ -65,8 +65,10 @@ class DedupParams:
         threshold: Jaccard threshold; also the verification threshold for edges.
         bands, rows: LSH banding; both or neither.
         seed: MinHash permutation seed.
-        keep: which member of a cluster is kept: "first" (lowest input position) or
-            "longest" (most UTF-8 bytes, ties to the lowest position).
+        keep: which member of a cluster is kept: "first" (lowest input position),
+            "longest" (most UTF-8 bytes, ties to the lowest position) or "earliest"
+            (earliest date in the date column, see :mod:`engine.dates`; ties and
+            undated documents to the lowest position).
         max_anchors: verified anchors kept per LSH bucket (see kernels.lsh).
     """
 
