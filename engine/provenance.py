@@ -10,11 +10,12 @@ Matching, for one batch of documents against a :class:`engine.reference.Referenc
    (Unicode simple mapping), every run of Unicode whitespace (CR, LF, tabs, NBSP, ...)
    becomes one ASCII space (leading and trailing runs are dropped), curly quotes become
    ``'``/``"``, Unicode dashes and the minus sign become ``-``, ``…`` becomes ``...``,
-   format characters (soft hyphen, zero-width joiner, BOM) are dropped, and a run of
-   one ASCII punctuation character, or of a unit of 2-4 of them, is cut to 3
-   repetitions (``=====`` rule lines, ``|---|---|`` table rules, markdown-escaped
-   ``\\_\\_\\_`` blanks: low-complexity text that would only produce junk seeds,
-   and whose seeds are quadratic in the run's length). Re-wrapped
+   format characters (soft hyphen, zero-width joiner, BOM) are dropped, and then a
+   periodic run (a unit of 1-32 bytes repeated more than 3 times) keeps 3 repetitions
+   (``=====`` rule lines, ``|---|---|`` table rules, markdown-escaped ``\\_\\_\\_``
+   blanks, ``abababab``, a word repeated over and over: low-complexity text that would
+   only produce junk "matches", and whose seeds are quadratic in the run's length,
+   :func:`_cut_periodic`). Re-wrapped
    lines, CRLF line ends, case and spacing changes therefore disappear. Optionally an
    offset map gives, for every normalized byte, the original byte range
    ``[source_start, source_end)`` of the character it came from, so that normalized
@@ -131,8 +132,8 @@ _SPACE = np.uint8(0x20)
 _NO = np.int64(-1)
 _MAX_OPEN_CHAINS = 8
 _SMALL_GROUP = 8  # suffix-array groups with at most this many reference positions
-_MAX_PUNCT_RUN = 3  # longer runs of one ASCII punctuation character (or unit) are cut
-_MAX_UNIT = 4  # longest repeated unit of ASCII punctuation that is cut
+_MAX_REPEATS = 3  # a periodic run keeps this many repetitions of its unit
+_MAX_PERIOD = 32  # longest unit (bytes of normalized text) whose runs are cut
 
 
 @dataclass(frozen=True)
@@ -294,17 +295,6 @@ def _is_space(cp):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _is_punct(cp):
-    """ASCII punctuation and symbols (not letters, digits or space)."""
-    return (
-        (cp >= 0x21 and cp <= 0x2F)
-        or (cp >= 0x3A and cp <= 0x40)
-        or (cp >= 0x5B and cp <= 0x60)
-        or (cp >= 0x7B and cp <= 0x7E)
-    )
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def _fold(cp):
     """Quote/dash unification: the ASCII replacement of ``cp``, or -1 to keep it."""
     if cp < 0x2010:
@@ -359,26 +349,9 @@ def _normalize(data, offsets, table, with_map):
         i = first
         space_start = _NO
         space_end = _NO
-        last_cp = _NO
-        run = 0
-        # runs of a 2..4-character unit of ASCII punctuation ("\\_\\_\\_", "-=-=-=",
-        # "|---|---"): rep[p] counts the bytes equal to the byte p before them;
-        # skip_p / skipped: the period being cut and the bytes cut so far
-        rep = np.zeros(_MAX_UNIT + 1, dtype=np.int64)
-        skip_p = 0
-        skipped = 0
         while i < end:
             cp, width = _decode(data, i, end)
-            if skip_p > 0:
-                if cp == out[n - skip_p + skipped % skip_p]:
-                    skipped += 1
-                    i += width
-                    continue
-                skip_p = 0
-                rep[:] = 0
             if _is_space(cp):
-                last_cp = _NO
-                rep[:] = 0
                 if space_start < 0:
                     space_start = i
                 space_end = i + width
@@ -396,28 +369,6 @@ def _normalize(data, offsets, table, with_map):
                         source_end[n] = space_end - first
                     n += 1
                 space_start = _NO
-            if cp == last_cp and _is_punct(cp):
-                run += 1
-                if run > _MAX_PUNCT_RUN:
-                    i += width
-                    continue
-            else:
-                run = 1
-            last_cp = cp
-            if _is_punct(cp):
-                for p in range(2, _MAX_UNIT + 1):
-                    if n - p >= doc_out and out[n - p] == cp:
-                        rep[p] += 1
-                    else:
-                        rep[p] = 0
-                    if rep[p] > (_MAX_PUNCT_RUN - 1) * p and skip_p == 0:
-                        skip_p = p
-                if skip_p > 0:
-                    skipped = 1
-                    i += width
-                    continue
-            else:
-                rep[:] = 0
             folded = _fold(cp)
             before = n
             if cp == 0x2026:
@@ -435,8 +386,62 @@ def _normalize(data, offsets, table, with_map):
                     source_start[k] = i - first
                     source_end[k] = i + width - first
             i += width
+        n = _cut_periodic(out, source_start, source_end, doc_out, n, with_map)
         out_offsets[d + 1] = n
     return out[:n].copy(), out_offsets, source_start[:n].copy(), source_end[:n].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _cut_periodic(out, source_start, source_end, start, end, with_map):
+    """Cut periodic runs in ``out[start:end]`` (one normalized document) in place.
+
+    A run of a unit of 1 to ``_MAX_PERIOD`` bytes repeated more than
+    ``_MAX_REPEATS`` times keeps its first ``_MAX_REPEATS`` repetitions ("=====" ->
+    "===", "abababab" -> "ababab", "test test test test " -> "test test test "). Cuts
+    start at a character boundary, and a character the run's end falls inside is kept
+    whole, so the text stays valid UTF-8. Returns the document's new end.
+    """
+    length = end - start
+    if length <= 1:
+        return end
+    src = out[start:end].copy()
+    src_s = source_start[start:end].copy() if with_map else source_start[:0]
+    src_e = source_end[start:end].copy() if with_map else source_end[:0]
+    run = np.zeros(_MAX_PERIOD + 1, dtype=np.int64)
+    w = start
+    dropping = False
+    for i in range(length):
+        b = src[i]
+        cut = False
+        for p in range(1, _MAX_PERIOD + 1):
+            if i >= p and src[i - p] == b:
+                run[p] += 1
+                if run[p] > (_MAX_REPEATS - 1) * p:
+                    cut = True
+            else:
+                run[p] = 0
+        continuation = (b & 0xC0) == 0x80
+        if cut and (dropping or not continuation):
+            dropping = True
+            continue
+        if dropping:
+            dropping = False
+            if continuation:  # keep the whole character the cut ended inside
+                k = i - 1
+                while k > 0 and (src[k] & 0xC0) == 0x80:
+                    k -= 1
+                for t in range(k, i):
+                    out[w] = src[t]
+                    if with_map:
+                        source_start[w] = src_s[t]
+                        source_end[w] = src_e[t]
+                    w += 1
+        out[w] = b
+        if with_map:
+            source_start[w] = src_s[i]
+            source_end[w] = src_e[i]
+        w += 1
+    return w
 
 
 def normalize_packed(

@@ -16,7 +16,8 @@ from engine.flag_files import build_reference, flag
 from engine.provenance import FLAGS_SCHEMA, LABELS
 
 WORDS = [
-    "".join(random.Random(i).choice("klmnopqrstu") for _ in range(3 + i % 6)) for i in range(2000)
+    (lambda rng: "".join(rng.choice("klmnopqrstu") for _ in range(3 + i % 6)))(random.Random(i))
+    for i in range(2000)
 ]
 
 

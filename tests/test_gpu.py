@@ -23,9 +23,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample" / "docs.jsonl.gz"
 def _random_texts(n: int, seed: int) -> list[str]:
     rng = np.random.default_rng(seed)
     words = ["alpha", "βeta", "gamma", "δέλτα", "日本", "émoji😀", "x", "straße", "İz"]
-    return [
-        " ".join(rng.choice(words, size=int(rng.integers(0, 400))).tolist()) for _ in range(n)
-    ]
+    return [" ".join(rng.choice(words, size=int(rng.integers(0, 400))).tolist()) for _ in range(n)]
 
 
 @pytest.mark.parametrize("shingle", ["word", "char"])

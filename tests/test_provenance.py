@@ -22,7 +22,9 @@ from engine.provenance import (
 from engine.reference import ReferenceIndex
 
 WORDS = [
-    "".join(random.Random(i).choice("abcdefghijklmnopqrstuvwxyz") for _ in range(3 + i % 7))
+    (lambda rng: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(3 + i % 7)))(
+        random.Random(i)
+    )
     for i in range(3000)
 ]
 
@@ -364,11 +366,15 @@ def test_punctuation_runs_are_cut():
         ("|---" * 20 + "|", b"|---|---|---"),
         ("*~+" * 9 + "*", b"*~+*~+*~+"),
         ("x.y.z (a.b) [c]", b"x.y.z (a.b) [c]"),  # short punctuation is kept
-        ("ab" * 10, b"ab" * 10),  # only punctuation units are cut
+        ("ab" * 10, b"ab" * 3),  # letters too
+        ("Aaaaaargh 1000000 coco", b"aaargh 1000 coco"),
+        ("test test test test test end", b"test test test end"),
+        ("\u00e0\u00e9" * 5 + "\u00e8b", ("\u00e0\u00e9" * 3 + "\u00e8b").encode()),
+        ("caf\u00e9\u00e9\u00e9\u00e9\u00e9", "caf\u00e9\u00e9\u00e9".encode()),  # any text
         ("\\_\\_\\_\\_hello\\_\\_", b"\\_\\_\\_hello\\_\\_"),
     ],
 )
-def test_repeated_punctuation_units_are_cut(text, expected):
+def test_periodic_runs_are_cut(text, expected):
     norm, start, end = normalize_text(text)
     assert norm == expected
     # the offset map still points every normalized byte at a whole original character

@@ -15,7 +15,9 @@ from engine.provenance import ProvenanceParams, family_document_frequency, refer
 from engine.reference import IndexParams, ReferenceIndex
 
 WORDS = [
-    "".join(random.Random(7000 + i).choice("abcdefghijklmnopqrstuvwxyz") for _ in range(4 + i % 6))
+    (lambda rng: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(4 + i % 6)))(
+        random.Random(7000 + i)
+    )
     for i in range(4000)
 ]
 

@@ -13,7 +13,8 @@ from engine.inputs import InputError
 from engine.reference import IndexParams, ReferenceIndex
 
 WORDS = [
-    "".join(random.Random(i).choice("abcdefghij") for _ in range(4 + i % 5)) for i in range(2000)
+    (lambda rng: "".join(rng.choice("abcdefghij") for _ in range(4 + i % 5)))(random.Random(i))
+    for i in range(2000)
 ]
 
 
