@@ -43,3 +43,33 @@ def test_substr_cuda_equals_cpu(tmp_path):
     gpu = substr([str(path)], backend="cuda", **params)
     assert gpu.spans.equals(cpu.spans)
     assert cpu.spans.num_rows > 0
+
+
+def test_flag_cuda_equals_cpu():
+    """Provenance matching: suffix array + LCP seeds on the CUDA backend give the same
+    flags as the cpu hash join (shared phrasing, families and labels included)."""
+    from engine.reference import ReferenceIndex
+
+    story = (
+        "The lighthouse keeper counted the ships every evening and wrote their names "
+        "in a blue notebook that nobody else was allowed to read, until the winter storm."
+    )
+    code = "def add(a, b):\n    return a + b\n\nprint(add(2, 3))  # prints five\n"
+    refs = [
+        story + " She kept the notebook for forty years.",
+        "Here is the answer you asked for. " + code,
+        "A note about gardening: tomatoes like warm soil and steady water in spring. " + story,
+    ]
+    index = ReferenceIndex.build(refs, ["r0", "r1", "r2"], backend="cpu")
+    docs = [
+        refs[0],
+        "Intro paragraph of a web page. " + refs[1] + " Footer text of the page.",
+        story,
+        "nothing related at all, just a short page about trains",
+        "",
+    ]
+    params = dict(min_span=32, seed_bytes=8)
+    cpu = index.match(docs, backend="cpu", **params)
+    gpu = index.match(docs, backend="cuda", **params)
+    assert gpu.equals(cpu)
+    assert cpu.column("label").to_pylist()[0] == "verbatim_copy"
