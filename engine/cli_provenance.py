@@ -87,6 +87,14 @@ def reference() -> None:
     help="References sharing this share of the smaller one's anchors form one family.",
 )
 @click.option(
+    "--family-min-shared",
+    type=int,
+    default=32,
+    show_default=True,
+    help="... or this many anchors (about 16 bytes each) in common; 8 for multi-turn "
+    "chat logs without a conversation column.",
+)
+@click.option(
     "--human",
     multiple=True,
     type=click.Path(exists=True),
@@ -109,6 +117,7 @@ def build(
     ngram,
     seed,
     family_containment,
+    family_min_shared,
     human,
 ):
     """Index model outputs (JSONL/Parquet with id, text, optional model, dataset, date).
@@ -134,6 +143,7 @@ def build(
             ngram=ngram,
             seed=seed,
             family_containment=family_containment,
+            family_min_shared=family_min_shared,
             human=list(human),
         )
     except (ValueError, RuntimeError, OSError) as exc:

@@ -540,7 +540,8 @@ def build_reference(
             "the references have no 'conversation' column: outputs of one chat session "
             "then count as independent, and text they repeat to each other is treated "
             "as shared phrasing (not evidence); give multi-turn chat logs a conversation "
-            "column (and a prompt column) for full recall"
+            "column (and a prompt column) for full recall, or build with "
+            "--family-min-shared 8"
         )
     if call.get("duplicate_ids"):
         log.warning(

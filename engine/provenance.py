@@ -731,8 +731,9 @@ def reference_families(
         groups: optional int64 (n_refs,) conversation codes (-1: unknown); references
             of one conversation are one family whatever they share.
         min_shared: optional; two references sharing at least this many distinct keys
-            are related whatever their sizes (a long passage in common, as turns of
-            one conversation revising the same code have; stock phrasing is short).
+            are related whatever their sizes (a passage in common that would count
+            as evidence of copying, as turns of one conversation revising the same
+            code have).
 
     Returns:
         int64 (n_refs,): each reference's family, the smallest reference index in it.

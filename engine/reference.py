@@ -118,8 +118,12 @@ class IndexParams:
             threshold of 0.5 (datasketch's criterion).
         family_containment: two references belong to one family when the anchor keys
             they share reach this share of the smaller one's keys ...
-        family_min_shared: ... or this many keys (about 16 bytes of text per key:
-            32 keys, some 500 bytes in common, a passage rather than a stock phrase).
+        family_min_shared: ... or this many keys (one key per about 16 bytes: 32
+            keys, some 500 bytes in common, a passage rather than a stock phrase).
+            Lower (8: about what a document needs to count as evidence) for
+            references from multi-turn chats without conversation ids: turns that
+            revise one another then stay one family (higher recall, a few more false
+            positives on independent outputs; see bench/RESULTS.md).
     """
 
     anchor_bytes: int = 32
