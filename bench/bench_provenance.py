@@ -349,6 +349,7 @@ def run(
     human_mb: float,
     plain_index: bool = False,
     variants: tuple[dict, ...] = (),
+    index_params: dict | None = None,
 ) -> dict:
     """Build the data and the index, flag, score; ``variants``: extra flag parameters
     scored on the same documents (quality only). ``plain_index``: no prompts,
@@ -408,7 +409,7 @@ def run(
         _write_jsonl(human_paths[0], known)
     t0 = time.perf_counter()
     _, build_summary = build_reference(
-        [ref_path], workdir / "ref", backend="cpu", human=human_paths
+        [ref_path], workdir / "ref", backend="cpu", human=human_paths, **(index_params or {})
     )
     build_s = time.perf_counter() - t0
     index_bytes = build_summary["counts"]["index_bytes"]
@@ -627,6 +628,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE[,KEY=VALUE]",
         help="also score flag parameters, e.g. min_span=64 (repeatable)",
     )
+    parser.add_argument(
+        "--family-min-shared", type=int, default=None, help="index parameter (default 32)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep")
     args = parser.parse_args(argv)
@@ -638,8 +642,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         human_mb = args.human_mb if args.human_mb is not None else (1.0 if args.quick else 8.0)
         variants = tuple(_parse_variant(v) for v in args.variant)
+        index_params = {}
+        if args.family_min_shared is not None:
+            index_params["family_min_shared"] = args.family_min_shared
         res = run(
-            ref_mb, per_kind, filler_mb, args.seed, workdir, human_mb, args.plain_index, variants
+            ref_mb,
+            per_kind,
+            filler_mb,
+            args.seed,
+            workdir,
+            human_mb,
+            args.plain_index,
+            variants,
+            index_params,
         )
     finally:
         if args.keep is None:
