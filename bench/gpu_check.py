@@ -1273,6 +1273,40 @@ def check_pipelines(c: Check, work: Path) -> None:
         traceback.print_exc()
         pipeline_row(c, "substr slice: spans cuda vs cpu", check=f"ERROR {exc!r}"[:300])
 
+    # provenance: the same flags from suffix-array seeds on the GPU as from the cpu
+    # hash join (references: every other document of the first quarter of file 1)
+    try:
+        from engine.reference import ReferenceIndex
+
+        texts, ids = [], []
+        with open(files[0], encoding="utf-8") as fh:
+            for line in fh:
+                record = json.loads(line)
+                texts.append(record["text"])
+                ids.append(str(record["id"]))
+        quarter = max(2, len(texts) // 4)
+        index = ReferenceIndex.build(texts[:quarter:2], ids[:quarter:2], backend="cpu")
+        sample = texts[: 12 if c.sim else 4000]
+        sample_bytes = sum(len(t.encode()) for t in sample)
+        f_cpu = index.match(sample, backend="cpu")
+        index.match(sample[:2], backend="cuda")  # warm-up (JIT)
+        t0 = time.perf_counter()
+        f_gpu = index.match(sample, backend="cuda")
+        wall = time.perf_counter() - t0
+        labels = f_gpu.column("label").to_pylist()
+        pipeline_row(
+            c,
+            "provenance slice: flags cuda vs cpu (ReferenceIndex.match)",
+            size=human(sample_bytes),
+            references=index.n_refs,
+            flagged=sum(1 for x in labels if x != "none"),
+            wall_s=round(wall, 2),
+            check="equal" if f_cpu.equals(f_gpu) else "DIFFERENT flags",
+        )
+    except Exception as exc:  # noqa: BLE001
+        traceback.print_exc()
+        pipeline_row(c, "provenance slice: flags cuda vs cpu", check=f"ERROR {exc!r}"[:300])
+
     # whole corpus on the GPU
     paths = [str(p) for p in files]
     if c.fits(30):

@@ -67,4 +67,6 @@ def test_gpu_check_sim(tmp_path):
     pipelines = {p["pipeline"]: p for p in raw["pipelines"]}
     assert pipelines["dedup slice: clusters cuda vs cpu"]["check"] == "equal"
     assert pipelines["substr slice: spans cuda vs cpu"]["check"] == "equal"
+    provenance = pipelines["provenance slice: flags cuda vs cpu (ReferenceIndex.match)"]
+    assert provenance["check"] == "equal" and provenance["flagged"] > 0
     assert all(p["check"] in ("equal", "ran") for p in raw["pipelines"]), raw["pipelines"]
