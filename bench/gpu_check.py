@@ -22,7 +22,9 @@ What it does, in one process, with no network:
    files), runs ``engine.dedup(..., backend="cuda")`` and
    ``engine.substr_files.substr(..., backend="cuda")`` on it (``scheduler="local-cuda"``
    when dask-cuda is importable, else ``"threads"``), and compares clusters and spans
-   with the cpu backend on the first file.
+   with the cpu backend on the first file; also provenance flags
+   (``ReferenceIndex.match``: suffix-array seeds on the GPU against the cpu hash join)
+   for a slice of the first file against references taken from it.
 5. Writes ``OUTDIR/gpu_check.md`` (Markdown tables: kernels, pipelines, targets) and
    ``OUTDIR/gpu_check.json`` (raw figures). Flat files only. Both are rewritten after
    every phase (``"complete": false`` until the end), so a run stopped at its time
