@@ -33,9 +33,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.cluster import session
@@ -54,10 +54,11 @@ from engine.storage import (
     read_signature_file,
     read_signature_meta,
     write_json_atomic,
-    write_parquet_atomic,
     write_signature_file,
 )
+from engine.texts import pack
 from kernels.backend import resolve_backend
+from kernels.hashing import fmix64
 from kernels.unicode_table import unicode_version
 from kernels.union_find import finish_labels_cpu, union_edges_cpu
 
@@ -85,20 +86,37 @@ class DedupResult:
         out: the output folder, or None when ``out`` was not given.
         clusters: pyarrow Table with the ``clusters.parquet`` schema, input order
             (read from ``out`` on first use when an output folder was given).
-        flags, cluster_flags: the provenance tables when ``reference`` was given.
+        flags, cluster_flags: the provenance tables when ``reference`` was given
+            (likewise read from ``out`` on first use); None otherwise.
     """
 
     summary: dict
     out: Path | None
     _clusters: pa.Table | None = field(default=None, repr=False)
-    flags: pa.Table | None = field(default=None, repr=False)
-    cluster_flags: pa.Table | None = field(default=None, repr=False)
+    _flags: pa.Table | None = field(default=None, repr=False)
+    _cluster_flags: pa.Table | None = field(default=None, repr=False)
+
+    def _read(self, name: str) -> pa.Table | None:
+        path = None if self.out is None else self.out / f"{name}.parquet"
+        return pq.read_table(path) if path is not None and path.exists() else None
 
     @property
     def clusters(self) -> pa.Table:
         if self._clusters is None and self.out is not None:
             self._clusters = pq.read_table(self.out / "clusters.parquet")
         return self._clusters
+
+    @property
+    def flags(self) -> pa.Table | None:
+        if self._flags is None and "provenance" in self.summary:
+            self._flags = self._read("flags")
+        return self._flags
+
+    @property
+    def cluster_flags(self) -> pa.Table | None:
+        if self._cluster_flags is None and "provenance" in self.summary:
+            self._cluster_flags = self._read("cluster_flags")
+        return self._cluster_flags
 
 
 @dataclass(frozen=True)
@@ -466,7 +484,7 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
         clusters_stats=clusters_stats,
         edge_stats=stats,
         documents_without_shingles=n_docs - sum(r["records"] for r in map_results) // bands,
-        duplicate_ids=_count_duplicate_ids(clusters_table, out_dir, read),
+        duplicate_ids=_count_duplicate_ids(work, parts, read),
         timings=timings,
         deduped_files=deduped_files,
     )
@@ -480,8 +498,8 @@ def _run_stages(job: _Job, runner, timings: dict[str, float]) -> DedupResult:
     _log_summary(summary)
     result = DedupResult(summary, None if job.in_memory else out_dir, clusters_table)
     if provenance is not None:
-        result.flags = provenance["flags"]
-        result.cluster_flags = provenance["cluster_flags"]
+        result._flags = provenance["flags"]
+        result._cluster_flags = provenance["cluster_flags"]
     return result
 
 
@@ -517,14 +535,23 @@ def _provenance(job: _Job, runner, labels, cluster_size, keep) -> tuple[np.ndarr
     """Flag every document against the reference; move keep to unflagged members.
 
     Writes ``flags.parquet`` and ``cluster_flags.parquet`` next to clusters.parquet
-    (work files under ``provenance/``). Returns the new keep flags and summary counts.
+    (work files under ``provenance/``), streaming both part by part: besides the
+    per-document arrays it already holds, the driver keeps one flag bit per document
+    and aggregates for flagged documents only. Returns the new keep flags and the
+    summary counts (plus both tables when the run is in memory).
     """
     from engine.flag_files import flag as run_flag
-    from engine.provenance import cluster_flags, prefer_unflagged_keep
+    from engine.provenance import (
+        CLUSTER_FLAGS_SCHEMA,
+        LABEL_RANK,
+        ClusterFlagStats,
+        keep_unflagged,
+    )
 
-    flagged = run_flag(
+    flag_dir = None if job.in_memory else job.out_dir / "provenance"
+    flagged_run = run_flag(
         job.inputs,
-        None if job.in_memory else job.out_dir / "provenance",
+        flag_dir,
         reference=job.reference,
         text_column=job.read.text_column,
         id_column=job.read.id_column,
@@ -534,23 +561,72 @@ def _provenance(job: _Job, runner, labels, cluster_size, keep) -> tuple[np.ndarr
         progress=job.progress,
         runner=runner,
     )
-    clusters = _write_clusters(None, job.work, job.parts, labels, cluster_size, keep)
-    clusters = prefer_unflagged_keep(clusters, flagged.flags)
-    rollup = cluster_flags(clusters, flagged.flags)
-    if not job.in_memory:
-        write_parquet_atomic(job.out_dir / "flags.parquet", flagged.flags)
-        write_parquet_atomic(job.out_dir / "cluster_flags.parquet", rollup)
-    new_keep = clusters.column("keep").to_numpy(zero_copy_only=False).astype(bool)
+    n_docs = len(labels)
+    stats = ClusterFlagStats()
+    flagged = np.zeros(n_docs, dtype=bool)
+    if flag_dir is None:
+        flag_batches = iter([flagged_run.flags])
+    else:
+        flag_batches = pq.ParquetFile(flag_dir / "flags.parquet").iter_batches(
+            batch_size=65536, columns=["doc_id", "label", "cov_doc", "cov_ref", "ref_ids"]
+        )
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    start = 0
+    for part in job.parts:
+        ids = read_signature_file(_part_file(job.work, part)).column("doc_id").cast(pa.string())
+        n = len(ids)
+        while pending_rows < n:
+            batch = next(flag_batches, None)
+            if batch is None:
+                break
+            table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+            pending.append(table)
+            pending_rows += table.num_rows
+        if pending_rows < n:
+            raise RuntimeError(f"flags hold fewer rows than the {n_docs} documents clustered")
+        chunk = pa.concat_tables(pending) if len(pending) > 1 else pending[0]
+        rows, rest = chunk.slice(0, n), chunk.slice(n)
+        pending, pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
+        if not rows.column("doc_id").cast(pa.string()).equals(pa.chunked_array([ids])):
+            raise RuntimeError(
+                f"flags and clusters list different documents in {part.path}; "
+                "delete the output folder's provenance/ and run again"
+            )
+        ranks = stats.add(labels[start : start + n], rows)
+        flagged[start : start + n] = ranks != LABEL_RANK["none"]
+        start += n
+    if pending_rows or next(flag_batches, None) is not None:
+        raise RuntimeError(f"flags hold more rows than the {n_docs} documents clustered")
+
+    new_keep = keep_unflagged(labels, keep, flagged)
+    roots = labels == np.arange(n_docs)
+    rollup = None
+    if job.in_memory:
+        ids = np.flatnonzero(roots)
+        rollup = stats.table(ids, cluster_size[ids])
+    else:
+        tmp = job.out_dir / ".tmp-cluster_flags.parquet"
+        writer = pq.ParquetWriter(tmp, CLUSTER_FLAGS_SCHEMA, compression="zstd")
+        try:
+            step = max(1, 1 << 20)
+            for lo in range(0, n_docs, step):
+                ids = np.flatnonzero(roots[lo : lo + step]) + lo
+                writer.write_table(stats.table(ids, cluster_size[ids]))
+        finally:
+            writer.close()
+        tmp.replace(job.out_dir / "cluster_flags.parquet")
+        (flag_dir / "flags.parquet").replace(job.out_dir / "flags.parquet")
+    flagged_clusters = len(stats.best)
     counts = {
-        "flagged": flagged.summary["counts"]["flagged"],
-        "labels": flagged.summary["counts"]["labels"],
-        "flagged_clusters": int(
-            np.count_nonzero(rollup.column("label").to_numpy(zero_copy_only=False) != "none")
-        ),
+        "flagged": flagged_run.summary["counts"]["flagged"],
+        "labels": flagged_run.summary["counts"]["labels"],
+        "flagged_clusters": int(flagged_clusters),
         "keep_moved_to_unflagged": int(np.count_nonzero(new_keep & ~keep)),
-        "reference": flagged.summary["reference"],
+        "reference": flagged_run.summary["reference"],
     }
-    return new_keep, {"counts": counts, "flags": flagged.flags, "cluster_flags": rollup}
+    tables = {"flags": flagged_run.flags if job.in_memory else None, "cluster_flags": rollup}
+    return new_keep, {"counts": counts, **tables}
 
 
 def _load_column(work: Path, parts: list[InputPart], name: str) -> np.ndarray:
@@ -595,13 +671,37 @@ def _write_clusters(out_dir, work, parts, labels, cluster_size, keep) -> pa.Tabl
     return pa.concat_tables(tables) if tables else CLUSTERS_SCHEMA.empty_table()
 
 
-def _count_duplicate_ids(table, out_dir: Path, read: ReadOptions) -> int:
+@numba.njit(cache=True, nogil=True)
+def _id_hashes(data, offsets):
+    """uint64 (n,): a 64-bit hash (FNV-1a, then fmix64) of each packed string."""
+    n = offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        h = np.uint64(0xCBF29CE484222325)
+        for k in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(data[k])) * np.uint64(0x100000001B3)
+        out[i] = fmix64(h ^ np.uint64(offsets[i + 1] - offsets[i]))
+    return out
+
+
+def _count_duplicate_ids(work: Path, parts: list[InputPart], read: ReadOptions) -> int:
+    """Documents whose id an earlier document already had (0 without --id-column).
+
+    Streams the ids part by part and keeps one 64-bit hash per document (8 bytes, not
+    the ids): two different ids with the same hash would be counted once too often,
+    with probability about n**2 / 2**65 (1e-3 at 200 million documents).
+    """
     if read.id_column is None:
         return 0
-    if table is None:
-        table = pq.read_table(out_dir / "clusters.parquet", columns=["doc_id"])
-    ids = table.column("doc_id")
-    return len(ids) - len(pc.unique(ids)) if len(ids) else 0
+    hashes = []
+    for part in parts:
+        ids = read_signature_file(_part_file(work, part)).column("doc_id")
+        data, offsets = pack(ids.cast(pa.large_string()).combine_chunks())
+        hashes.append(_id_hashes(data, offsets))
+    if not hashes:
+        return 0
+    allh = np.sort(np.concatenate(hashes))
+    return int(np.count_nonzero(allh[1:] == allh[:-1])) if len(allh) else 0
 
 
 def _remove_stale(work: Path, keep_names: set[str]) -> None:

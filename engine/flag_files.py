@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -55,14 +55,22 @@ class FlagResult:
     """What :func:`flag` returns.
 
     Attributes:
-        flags: pyarrow Table with the ``flags.parquet`` schema, input order.
+        flags: pyarrow Table with the ``flags.parquet`` schema, input order (read from
+            ``out`` on first use when an output folder was given: the run itself
+            streams it part by part, so its memory does not grow with the corpus).
         summary: the ``summary.json`` content.
         out: the output folder, or None when ``out`` was not given.
     """
 
-    flags: pa.Table
     summary: dict
     out: Path | None
+    _flags: pa.Table | None = field(default=None, repr=False)
+
+    @property
+    def flags(self) -> pa.Table:
+        if self._flags is None and self.out is not None:
+            self._flags = pq.read_table(self.out / "flags.parquet")
+        return self._flags
 
 
 @dataclass(frozen=True)
@@ -228,13 +236,17 @@ def flag(
         timings["flag"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        tables = [
-            pq.read_table(_part_file(work, part)).replace_schema_metadata(None) for part in parts
-        ]
-        flags = pa.concat_tables(tables) if tables else FLAGS_SCHEMA.empty_table()
-        flags = flags.cast(FLAGS_SCHEMA)
+        flags = None
         if out is not None:
-            write_parquet_atomic(out_dir / "flags.parquet", flags)
+            _write_flags(out_dir / "flags.parquet", [_part_file(work, part) for part in parts])
+        else:
+            tables = [
+                pq.read_table(_part_file(work, part)).replace_schema_metadata(None)
+                for part in parts
+            ]
+            flags = pa.concat_tables(tables) if tables else FLAGS_SCHEMA.empty_table()
+            flags = flags.cast(FLAGS_SCHEMA)
+        n_documents = int(sum(sum(r["labels"].values()) for r in results))
         timings["write"] = time.perf_counter() - t0
 
         report = plan_report
@@ -265,9 +277,9 @@ def flag(
             "counts": {
                 "partitions": len(parts),
                 "partitions_reused": sum(1 for r in results if r.get("reused")),
-                "documents": flags.num_rows,
+                "documents": n_documents,
                 "bytes": n_bytes,
-                "flagged": flags.num_rows - labels["none"],
+                "flagged": n_documents - labels["none"],
                 "labels": labels,
             },
             "read": report.to_dict(),
@@ -279,11 +291,24 @@ def flag(
             write_json_atomic(out_dir / "summary.json", summary)
         log.info(
             "%d documents, %d flagged (%s)",
-            flags.num_rows,
+            n_documents,
             summary["counts"]["flagged"],
             ", ".join(f"{k}={v}" for k, v in labels.items()),
         )
-        return FlagResult(flags, summary, None if out is None else out_dir)
+        return FlagResult(summary, None if out is None else out_dir, flags)
+
+
+def _write_flags(path: Path, part_files: list[Path]) -> None:
+    """Concatenate the part files into ``path`` (atomically), one part at a time."""
+    tmp = path.with_name(f".tmp-{path.name}")
+    writer = pq.ParquetWriter(tmp, FLAGS_SCHEMA, compression="zstd")
+    try:
+        for part_file in part_files:
+            table = pq.read_table(part_file).replace_schema_metadata(None)
+            writer.write_table(table.cast(FLAGS_SCHEMA))
+    finally:
+        writer.close()
+    tmp.replace(path)
 
 
 def _versions() -> dict:

@@ -1347,6 +1347,111 @@ def _check_aligned(clusters: pa.Table, flags: pa.Table) -> None:
         )
 
 
+def label_ranks(labels) -> np.ndarray:
+    """int8 (n,): :data:`LABEL_RANK` of each label (0 strongest); unknown labels raise."""
+    array = labels if isinstance(labels, (pa.Array, pa.ChunkedArray)) else pa.array(labels)
+    ranks = np.full(len(array), -1, dtype=np.int8)
+    values = pc.cast(array, pa.string())
+    for label, rank in LABEL_RANK.items():
+        ranks[
+            np.asarray(pc.equal(values, label).fill_null(False).to_numpy(zero_copy_only=False))
+        ] = rank
+    bad = np.flatnonzero(ranks < 0)
+    if len(bad):
+        raise ValueError(
+            f"flags row {int(bad[0])} has label {values[int(bad[0])].as_py()!r}; "
+            f"expected one of {LABELS}"
+        )
+    return ranks
+
+
+class ClusterFlagStats:
+    """Per-cluster aggregates of flagged members, fed in any number of row batches.
+
+    Memory grows with the flagged documents only (unflagged rows are skipped), so a
+    crawl's clusters can be rolled up without holding its flags table.
+    """
+
+    def __init__(self) -> None:
+        self.best: dict[int, int] = {}
+        self.score: dict[int, float] = {}
+        self.flagged: dict[int, int] = {}
+        self.refs: dict[int, set[str]] = {}
+        self.origins: dict[int, set[str]] = {}
+
+    def add(self, cluster_id: np.ndarray, flags: pa.Table) -> np.ndarray:
+        """Add rows (``cluster_id`` int64 per row); returns their ranks (int8)."""
+        ranks = label_ranks(flags.column("label"))
+        rows = np.flatnonzero(ranks != LABEL_RANK["none"])
+        if len(rows):
+            taken = flags.take(pa.array(rows, type=pa.int64()))
+            cov_doc = np.nan_to_num(taken.column("cov_doc").to_numpy(zero_copy_only=False))
+            cov_ref = np.nan_to_num(taken.column("cov_ref").to_numpy(zero_copy_only=False))
+            ref_ids = taken.column("ref_ids").to_pylist()
+            for k, i in enumerate(rows.tolist()):
+                c = int(cluster_id[i])
+                self.best[c] = min(self.best.get(c, LABEL_RANK["none"]), int(ranks[i]))
+                value = float(min(1.0, max(cov_doc[k], cov_ref[k])))
+                self.score[c] = max(self.score.get(c, 0.0), value)
+                self.flagged[c] = self.flagged.get(c, 0) + 1
+                ids = ref_ids[k] or []
+                self.refs.setdefault(c, set()).update(ids)
+                self.origins.setdefault(c, set()).add(ids[0] if ids else "")
+        return ranks
+
+    def table(self, cluster_ids: np.ndarray, members: np.ndarray) -> pa.Table:
+        """Rows (CLUSTER_FLAGS_SCHEMA) for ``cluster_ids`` (int64, in the order given)
+        with ``members`` (int64) documents each."""
+        n = len(cluster_ids)
+        best = np.full(n, LABEL_RANK["none"], dtype=np.int64)
+        score = np.zeros(n, dtype=np.float64)
+        flagged = np.zeros(n, dtype=np.int64)
+        refs: list[list[str]] = [[] for _ in range(n)]
+        origin: list[str | None] = [None] * n
+        ids = np.asarray(cluster_ids, dtype=np.int64)
+        for j in np.flatnonzero(np.isin(ids, np.fromiter(self.best, np.int64, len(self.best)))):
+            c = int(ids[j])
+            best[j] = self.best[c]
+            score[j] = self.score[c]
+            flagged[j] = self.flagged[c]
+            refs[j] = sorted(self.refs[c])
+            o = self.origins[c]
+            origin[j] = next(iter(o)) if len(o) == 1 and next(iter(o)) != "" else None
+        return pa.Table.from_arrays(
+            [
+                pa.array(ids, type=pa.int64()),
+                pa.array([LABELS[r] for r in best], type=pa.string()),
+                pa.array(score, type=pa.float64()),
+                pa.array(flagged / np.maximum(np.asarray(members), 1), type=pa.float64()),
+                pa.array(refs, type=pa.list_(pa.string())),
+                pa.array(origin, type=pa.string()),
+            ],
+            schema=CLUSTER_FLAGS_SCHEMA,
+        )
+
+
+def keep_unflagged(cluster_id: np.ndarray, keep: np.ndarray, flagged: np.ndarray) -> np.ndarray:
+    """bool (n,): ``keep`` moved to the lowest-positioned unflagged member of each
+    cluster whose kept member is flagged (clusters without an unflagged member keep
+    their choice). Arrays are per document, in input order."""
+    cluster_id = np.asarray(cluster_id, dtype=np.int64)
+    new_keep = np.asarray(keep, dtype=bool).copy()
+    flagged = np.asarray(flagged, dtype=bool)
+    bad = np.flatnonzero(new_keep & flagged)
+    if len(bad) == 0:
+        return new_keep
+    targets = np.unique(cluster_id[bad])
+    candidates = np.flatnonzero(~flagged & np.isin(cluster_id, targets))
+    uniq, first = np.unique(cluster_id[candidates], return_index=True)
+    if len(uniq) == 0:
+        return new_keep
+    pos = np.minimum(np.searchsorted(uniq, cluster_id[bad]), len(uniq) - 1)
+    found = uniq[pos] == cluster_id[bad]
+    new_keep[bad[found]] = False
+    new_keep[candidates[first[pos[found]]]] = True
+    return new_keep
+
+
 def cluster_flags(clusters: pa.Table, flags: pa.Table) -> pa.Table:
     """Provenance per near-duplicate cluster.
 
@@ -1370,47 +1475,16 @@ def cluster_flags(clusters: pa.Table, flags: pa.Table) -> pa.Table:
         - ``origin_doc_id`` string, nullable: the reference id when every flagged
           member's best reference (first of its ``ref_ids``) is that same reference.
 
-    Only the members' own flags are read: no member is marked flagged here.
+    Only the members' own flags are read: no member is marked flagged here. (The
+    ``dedup --reference`` pipeline streams the same computation part by part:
+    :class:`ClusterFlagStats`.)
     """
     _check_aligned(clusters, flags)
     cluster_id = np.asarray(clusters.column("cluster_id").to_numpy(), dtype=np.int64)
-    labels = flags.column("label").to_pylist()
-    cov_doc = np.nan_to_num(flags.column("cov_doc").to_numpy(zero_copy_only=False))
-    cov_ref = np.nan_to_num(flags.column("cov_ref").to_numpy(zero_copy_only=False))
-    ref_ids = flags.column("ref_ids").to_pylist()
-    unique_ids, inverse = np.unique(cluster_id, return_inverse=True)
-    n_clusters = len(unique_ids)
-    best_rank = np.full(n_clusters, LABEL_RANK["none"], dtype=np.int64)
-    score = np.zeros(n_clusters, dtype=np.float64)
-    members = np.bincount(inverse, minlength=n_clusters)
-    flagged = np.zeros(n_clusters, dtype=np.int64)
-    refs: list[set[str]] = [set() for _ in range(n_clusters)]
-    origins: list[set[str]] = [set() for _ in range(n_clusters)]
-    for i, label in enumerate(labels):
-        c = inverse[i]
-        rank = LABEL_RANK.get(label)
-        if rank is None:
-            raise ValueError(f"flags row {i} has label {label!r}; expected one of {LABELS}")
-        best_rank[c] = min(best_rank[c], rank)
-        if label == "none":
-            continue
-        flagged[c] += 1
-        score[c] = max(score[c], float(min(1.0, max(cov_doc[i], cov_ref[i]))))
-        ids = ref_ids[i] or []
-        refs[c].update(ids)
-        origins[c].add(ids[0] if ids else "")
-    origin = [next(iter(o)) if len(o) == 1 and next(iter(o)) != "" else None for o in origins]
-    return pa.Table.from_arrays(
-        [
-            pa.array(unique_ids, type=pa.int64()),
-            pa.array([LABELS[r] for r in best_rank], type=pa.string()),
-            pa.array(score, type=pa.float64()),
-            pa.array(flagged / np.maximum(members, 1), type=pa.float64()),
-            pa.array([sorted(s) for s in refs], type=pa.list_(pa.string())),
-            pa.array(origin, type=pa.string()),
-        ],
-        schema=CLUSTER_FLAGS_SCHEMA,
-    )
+    stats = ClusterFlagStats()
+    stats.add(cluster_id, flags)
+    unique_ids, members = np.unique(cluster_id, return_counts=True)
+    return stats.table(unique_ids, members)
 
 
 def prefer_unflagged_keep(clusters: pa.Table, flags: pa.Table) -> pa.Table:
@@ -1425,20 +1499,7 @@ def prefer_unflagged_keep(clusters: pa.Table, flags: pa.Table) -> pa.Table:
     _check_aligned(clusters, flags)
     cluster_id = np.asarray(clusters.column("cluster_id").to_numpy(), dtype=np.int64)
     keep = np.asarray(clusters.column("keep").to_numpy(zero_copy_only=False), dtype=bool)
-    flagged = np.asarray(pc.not_equal(flags.column("label"), "none").to_numpy(zero_copy_only=False))
-    flagged = flagged.astype(bool)
-    n = len(cluster_id)
-    new_keep = keep.copy()
-    positions = np.arange(n)
-    # first unflagged member (lowest row) per cluster
-    unflagged = positions[~flagged]
-    first_unflagged: dict[int, int] = {}
-    for i in unflagged.tolist():
-        first_unflagged.setdefault(int(cluster_id[i]), i)
-    for i in np.flatnonzero(keep & flagged).tolist():
-        target = first_unflagged.get(int(cluster_id[i]))
-        if target is not None:
-            new_keep[i] = False
-            new_keep[target] = True
+    flagged = label_ranks(flags.column("label")) != LABEL_RANK["none"]
+    new_keep = keep_unflagged(cluster_id, keep, flagged)
     index = clusters.column_names.index("keep")
     return clusters.set_column(index, "keep", pa.array(new_keep, type=pa.bool_()))

@@ -299,3 +299,16 @@ def test_shuffle_ranges_do_not_change_clusters(sample_plain, sample_result, tmp_
     )
     assert many.summary["counts"]["shuffle_ranges"] > 4
     assert many.clusters.column("cluster_id").equals(sample_result.clusters.column("cluster_id"))
+
+
+def test_repeated_doc_ids_are_counted(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    texts = ["one two three four five six seven", "alpha beta gamma delta epsilon zeta"]
+    ids = ["a", "a", "b", "c", "c", "c"]
+    rows = [{"id": i, "text": f"{texts[k % 2]} {k}"} for k, i in enumerate(ids)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = dict(progress=False, scheduler="threads", partition_size="100B")
+    result = engine.dedup([str(path)], out=tmp_path / "o", id_column="id", **common)
+    assert result.summary["counts"]["partitions"] > 1
+    assert result.summary["counts"]["duplicate_doc_ids"] == 3
+    assert engine.dedup([str(path)], **common).summary["counts"]["duplicate_doc_ids"] == 0

@@ -121,3 +121,35 @@ def test_dedup_with_reference(tmp_path):
     )
     assert in_memory.flags.equals(flags)
     assert in_memory.clusters.column("keep").to_pylist() == [False, True, True, True]
+
+
+def test_streamed_rollup_equals_the_table_functions(tmp_path):
+    """dedup --reference streams flags and the roll-up part by part (many small parts
+    here); the result equals cluster_flags / prefer_unflagged_keep on whole tables."""
+    from engine.provenance import cluster_flags, prefer_unflagged_keep
+
+    refs, corpus = _setup(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["reference", "build", str(refs), "--out", str(tmp_path / "ref"), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    common = dict(
+        id_column="id",
+        threshold=0.7,
+        reference=str(tmp_path / "ref"),
+        scheduler="threads",
+        progress=False,
+    )
+    small = engine.dedup([str(corpus)], out=tmp_path / "small", partition_size="200B", **common)
+    assert small.summary["counts"]["partitions"] > 1
+    whole = engine.dedup([str(corpus)], out=tmp_path / "whole", **common)
+    memory = engine.dedup([str(corpus)], **common)
+    for other in (whole, memory):
+        assert other.flags.equals(small.flags)
+        assert other.cluster_flags.equals(small.cluster_flags)
+        assert other.clusters.equals(small.clusters)
+    plain = engine.dedup([str(corpus)], **{**common, "reference": None})
+    assert small.cluster_flags.equals(cluster_flags(plain.clusters, small.flags))
+    moved = prefer_unflagged_keep(plain.clusters, small.flags)
+    assert moved.column("keep").equals(small.clusters.column("keep"))
