@@ -462,11 +462,9 @@ def run(
     crawl_path = workdir / "crawl.jsonl"
     _write_jsonl(crawl_path, ({"id": d["id"], "text": d["text"]} for d in crawl))
     crawl_bytes = sum(len(d["text"].encode()) for d in crawl)
-    crawl_times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        flag(
-            [crawl_path],
+    def flag_in_memory(path: Path, **params):
+        return flag(
+            [path],
             None,
             reference=workdir / "ref",
             id_column="id",
@@ -475,23 +473,18 @@ def run(
             workers=2,
             partition_size="8MB",
             progress=False,
+            **params,
         )
+
+    crawl_times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        flag_in_memory(crawl_path)
         crawl_times.append(time.perf_counter() - t0)
     crawl_s = float(np.median(crawl_times))
     variant_metrics = []
     for variant in variants:
-        other = flag(
-            [doc_path],
-            None,
-            reference=workdir / "ref",
-            id_column="id",
-            backend="cpu",
-            scheduler="threads",
-            workers=2,
-            partition_size="8MB",
-            progress=False,
-            **variant,
-        )
+        other = flag_in_memory(doc_path, **variant)
         variant_metrics.append((variant, score(docs_all, other.flags.to_pylist())))
     return {
         "plain_index": plain_index,
