@@ -120,9 +120,12 @@ def build(
     family_min_shared,
     human,
 ):
-    """Index model outputs (JSONL/Parquet with id, text, optional model, dataset, date).
+    """Index model outputs (JSONL/Parquet with id, text, optional model, dataset, date,
+    conversation, prompt).
 
-    Writes the index to OUT (see engine/reference.py) and OUT/summary.json.
+    Give chat logs their conversation ids (outputs of one chat are one family) and
+    prompts (kept as known human text). Writes the index to OUT (see
+    engine/reference.py) and OUT/summary.json.
     """
     setup_logging(quiet)
     from engine.flag_files import build_reference
