@@ -41,22 +41,22 @@ def _read_options(func):
     return func
 
 
-def _echo_summary(summary: dict, out: str) -> None:
+def _echo_summary(summary: dict, out: str, fields: dict[str, str] | None = None) -> None:
+    """One JSON line: ``fields`` (output name -> counts key), read skips, size, folder."""
+    if fields is None:
+        fields = {
+            "references": "n_refs",
+            "added": "added",
+            "duplicate_ids": "duplicate_ids",
+            "empty_texts": "empty_texts",
+            "duplicate_texts": "duplicate_texts",
+        }
     counts = summary["counts"]
-    click.echo(
-        json.dumps(
-            {
-                "references": counts["n_refs"],
-                "added": counts["added"],
-                "duplicate_ids": counts["duplicate_ids"],
-                "empty_texts": counts["empty_texts"],
-                "duplicate_texts": counts["duplicate_texts"],
-                "skipped": summary["read"].get("skipped", {}),
-                "index_bytes": counts["index_bytes"],
-                "out": out,
-            }
-        )
-    )
+    line = {name: counts[key] for name, key in fields.items()}
+    line["skipped"] = summary["read"].get("skipped", {})
+    line["index_bytes"] = counts["index_bytes"]
+    line["out"] = out
+    click.echo(json.dumps(line))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -209,19 +209,8 @@ def add_human(refdir, inputs, text_column, partition_size, strict, quiet):
         )
     except (ValueError, RuntimeError, OSError) as exc:
         fail(exc)
-    counts = summary["counts"]
-    click.echo(
-        json.dumps(
-            {
-                "human_texts": counts["human_texts"],
-                "human_bytes": counts["human_bytes"],
-                "human_keys": counts["human_keys"],
-                "skipped": summary["read"].get("skipped", {}),
-                "index_bytes": counts["index_bytes"],
-                "out": refdir,
-            }
-        )
-    )
+    human = ("human_texts", "human_bytes", "human_keys")
+    _echo_summary(summary, refdir, {key: key for key in human})
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -609,7 +609,7 @@ def _provenance(job: _Job, runner, labels, cluster_size, keep) -> tuple[np.ndarr
         tmp = job.out_dir / ".tmp-cluster_flags.parquet"
         writer = pq.ParquetWriter(tmp, CLUSTER_FLAGS_SCHEMA, compression="zstd")
         try:
-            step = max(1, 1 << 20)
+            step = 1 << 20  # documents per written row group of roots
             for lo in range(0, n_docs, step):
                 ids = np.flatnonzero(roots[lo : lo + step]) + lo
                 writer.write_table(stats.table(ids, cluster_size[ids]))

@@ -482,6 +482,13 @@ def build_reference(
     )
     read_s = time.perf_counter() - started
     t0 = time.perf_counter()
+    metadata = {
+        "models": columns["models"],
+        "datasets": columns["datasets"],
+        "dates": columns["dates"],
+        "prompts": columns["prompts"] if any(columns["prompts"]) else None,
+        "conversations": columns["conversations"],
+    }
     if add:
         if index_params:
             raise ValueError(
@@ -489,16 +496,7 @@ def build_reference(
                 f"takes none (got {sorted(index_params)})"
             )
         index = ReferenceIndex.load(out)
-        call = index.add(
-            columns["texts"],
-            columns["ids"],
-            models=columns["models"],
-            datasets=columns["datasets"],
-            dates=columns["dates"],
-            prompts=columns["prompts"] if any(columns["prompts"]) else None,
-            conversations=columns["conversations"],
-            backend=backend,
-        )
+        call = index.add(columns["texts"], columns["ids"], **metadata, backend=backend)
     else:
         if (Path(out) / "index.json").exists():
             raise ValueError(
@@ -508,11 +506,7 @@ def build_reference(
         index = ReferenceIndex.build(
             columns["texts"],
             columns["ids"],
-            models=columns["models"],
-            datasets=columns["datasets"],
-            dates=columns["dates"],
-            prompts=columns["prompts"] if any(columns["prompts"]) else None,
-            conversations=columns["conversations"],
+            **metadata,
             params=IndexParams(**index_params),
             backend=backend,
         )

@@ -347,6 +347,7 @@ class ReferenceIndex:
             ``duplicate_texts`` (stored, matched through the first copy), and with
             ``prompts`` the :meth:`add_human` counts.
         """
+        texts = as_large_string_array(texts)
         prepared = self._prepare(
             texts, ids, models, datasets, dates, conversations, resolve_backend(backend)
         )
@@ -363,7 +364,7 @@ class ReferenceIndex:
         self._cache.clear()
         report = dict(prepared.report)
         if prompts is not None:
-            given = _strings(prompts, len(as_large_string_array(texts)), "prompts")
+            given = _strings(prompts, len(texts), "prompts")
             report.update(self.add_human([p for p in given if p]))
         self.last_report = report
         return report
@@ -492,18 +493,7 @@ class ReferenceIndex:
         sub_data, sub_offsets = pack(sub)
         sub_norm, sub_norm_offsets, _, _ = normalize_packed(sub_data, sub_offsets)
         p = self.params
-        sig = to_host(
-            compute_signatures(
-                sub_data,
-                sub_offsets,
-                num_perm=p.num_perm,
-                ngram=p.ngram,
-                shingle=p.shingle,
-                seed=p.seed,
-                backend=backend,
-            )
-        )
-        keys = to_host(compute_band_keys(sig, p.bands, p.rows, backend=backend))
+        sig, keys = self._signatures(sub_data, sub_offsets, backend)
         meta = pa.Table.from_arrays(
             [
                 pa.array([id_list[i] for i in keep], type=pa.string()),
@@ -837,9 +827,10 @@ class ReferenceIndex:
             "boiler_positions": boiler_positions,
         }
 
-    def _minhash_pairs(self, data, offsets, params, backend):
+    def _signatures(self, data, offsets, backend) -> tuple[np.ndarray, np.ndarray]:
+        """MinHash signatures uint32 (n, num_perm) and LSH band keys uint64 (n, bands)
+        of packed texts, with the index's parameters (host arrays)."""
         p = self.params
-        g = self._global()
         sig = to_host(
             compute_signatures(
                 data,
@@ -851,7 +842,11 @@ class ReferenceIndex:
                 backend=backend,
             )
         )
-        keys = to_host(compute_band_keys(sig, p.bands, p.rows, backend=backend))
+        return sig, to_host(compute_band_keys(sig, p.bands, p.rows, backend=backend))
+
+    def _minhash_pairs(self, data, offsets, params, backend):
+        g = self._global()
+        sig, keys = self._signatures(data, offsets, backend)
         has_shingles = ~np.all(sig == np.uint32(0xFFFFFFFF), axis=1)
         docs: list[np.ndarray] = []
         refs: list[np.ndarray] = []
