@@ -165,28 +165,80 @@ def _run_all(tmp: Path) -> dict:
     ref = Path("ref")
     digests: dict[str, dict] = {}
 
-    _invoke(["reference", "build", str(files["refs"]), "--out", str(ref), "--backend", "cpu",
-             "--human", str(files["human"]), "-q"])
+    _invoke(
+        [
+            "reference",
+            "build",
+            str(files["refs"]),
+            "--out",
+            str(ref),
+            "--backend",
+            "cpu",
+            "--human",
+            str(files["human"]),
+            "-q",
+        ]
+    )
     digests["reference_build"] = folder_digests(ref)
     _invoke(["reference", "add", str(ref), str(files["refs_more"]), "--backend", "cpu", "-q"])
     digests["reference_add"] = folder_digests(ref)
 
     runs = {
         "dedup": ["dedup", *inputs, "--id-column", "id", "--partition-size", "300KB"],
-        "dedup_char": ["dedup", *inputs, "--shingle", "char", "--ngram", "8",
-                       "--threshold", "0.7", "--partition-size", "300KB"],
+        "dedup_char": [
+            "dedup",
+            *inputs,
+            "--shingle",
+            "char",
+            "--ngram",
+            "8",
+            "--threshold",
+            "0.7",
+            "--partition-size",
+            "300KB",
+        ],
         "dedup_reference": ["dedup", *inputs, "--id-column", "id", "--reference", str(ref)],
         "dedup_earliest": ["dedup", str(files["corpus"]), "--keep", "earliest", "--write-deduped"],
-        "dedup_longest": ["dedup", *inputs, "--keep", "longest", "--write-deduped",
-                          "--partition-size", "300KB"],
+        "dedup_longest": [
+            "dedup",
+            *inputs,
+            "--keep",
+            "longest",
+            "--write-deduped",
+            "--partition-size",
+            "300KB",
+        ],
         "substr": ["substr", *inputs, "--min-span", "60", "--write-deduped"],
-        "substr_shards": ["substr", *inputs, "--min-span", "60", "--shard-size", "200KB",
-                          "--partition-size", "300KB"],
-        "substr_none": ["substr", str(files["corpus"]), "--id-column", "id", "--keep", "none",
-                        "--min-span", "40"],
+        "substr_shards": [
+            "substr",
+            *inputs,
+            "--min-span",
+            "60",
+            "--shard-size",
+            "200KB",
+            "--partition-size",
+            "300KB",
+        ],
+        "substr_none": [
+            "substr",
+            str(files["corpus"]),
+            "--id-column",
+            "id",
+            "--keep",
+            "none",
+            "--min-span",
+            "40",
+        ],
         "flag": ["flag", *inputs, "--reference", str(ref), "--id-column", "id"],
-        "flag_no_minhash": ["flag", str(files["corpus"]), "--reference", str(ref),
-                            "--no-minhash", "--min-span", "60"],
+        "flag_no_minhash": [
+            "flag",
+            str(files["corpus"]),
+            "--reference",
+            str(ref),
+            "--no-minhash",
+            "--min-span",
+            "60",
+        ],
     }
     for name, args in runs.items():
         out = Path(name)
