@@ -354,7 +354,7 @@ def run(
     """Build the data and the index, flag, score; ``variants``: extra flag parameters
     scored on the same documents (quality only). ``plain_index``: no prompts,
     conversations or known human text in the index."""
-    from engine.flag_files import build_reference, flag
+    from engine.provenance.pipeline import build_reference, flag
 
     t0 = time.perf_counter()
     outputs = _dedup(load_sharegpt_outputs())

@@ -9,7 +9,7 @@ Builds ``--mb`` MB of real text, as documents:
 - else from Python's own ``.py`` / ``.txt`` files under ``sys.prefix`` and
   ``sys.base_prefix`` (real text on any machine).
 
-The documents are packed as ``engine.substr.pack_with_separators`` does (``0xFF``
+The documents are packed as ``engine.substrings.spans.pack_with_separators`` does (``0xFF``
 after each one) and timed, median of ``--repeats`` runs after a warm-up that compiles
 the njit functions:
 
@@ -20,7 +20,7 @@ the njit functions:
 - the njit prefix-doubling twin ``suffix_array_prefix_doubling_cpu`` (on the first
   ``--twin-mb`` MB only when given: it is much slower on repetitive text);
 - Kasai LCP (``kernels.lcp.lcp_array(backend="cpu")``);
-- ``engine.substr.repeated_spans`` end to end (``--threads`` numba threads);
+- ``engine.substrings.spans.repeated_spans`` end to end (``--threads`` numba threads);
 - on a machine with a real CUDA device, the GPU suffix array and spans as well.
 
 Prints a Markdown table. Usage::
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from pydivsufsort import divsufsort
 
-    from engine.substr import pack_with_separators, repeated_spans
+    from engine.substrings.spans import pack_with_separators, repeated_spans
     from kernels.backend import cuda_simulated, cuda_usable, to_host
     from kernels.lcp import lcp_array
     from kernels.suffix_array import suffix_array, suffix_array_prefix_doubling_cpu

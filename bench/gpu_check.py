@@ -20,7 +20,7 @@ What it does, in one process, with no network:
    warm-up excluded, median of several runs).
 4. Generates a corpus of a few GB (random words, planted near-duplicate copies, JSONL
    files), runs ``engine.dedup(..., backend="cuda")`` and
-   ``engine.substr_files.substr(..., backend="cuda")`` on it (``scheduler="local-cuda"``
+   ``engine.substr(..., backend="cuda")`` on it (``scheduler="local-cuda"``
    when dask-cuda is importable, else ``"threads"``), and compares clusters and spans
    with the cpu backend on the first file; also provenance flags
    (``ReferenceIndex.match``: suffix-array seeds on the GPU against the cpu hash join)
@@ -1212,7 +1212,7 @@ def pipeline_row(c: Check, name: str, **fields) -> dict:
 
 def check_pipelines(c: Check, work: Path) -> None:
     import engine
-    from engine.substr_files import substr
+    from engine.substrings.pipeline import substr
 
     scheduler = "threads"
     if not c.sim and importlib.util.find_spec("dask_cuda") is not None:
@@ -1278,7 +1278,7 @@ def check_pipelines(c: Check, work: Path) -> None:
     # provenance: the same flags from suffix-array seeds on the GPU as from the cpu
     # hash join (references: every other document of the first quarter of file 1)
     try:
-        from engine.reference import ReferenceIndex
+        from engine.provenance.reference import ReferenceIndex
 
         texts, ids = [], []
         with open(files[0], encoding="utf-8") as fh:
@@ -1360,7 +1360,7 @@ def check_pipelines(c: Check, work: Path) -> None:
             counts = s.summary["counts"]
             pipeline_row(
                 c,
-                f"engine.substr_files.substr(backend='cuda', min_span={min_span}, "
+                f"engine.substr(backend='cuda', min_span={min_span}, "
                 f"scheduler='{scheduler}')",
                 size=human(sub_bytes),
                 documents=counts["documents"],
@@ -1373,10 +1373,10 @@ def check_pipelines(c: Check, work: Path) -> None:
         except Exception as exc:  # noqa: BLE001
             traceback.print_exc()
             pipeline_row(
-                c, "engine.substr_files.substr(backend='cuda')", check=f"ERROR {exc!r}"[:300]
+                c, "engine.substr(backend='cuda')", check=f"ERROR {exc!r}"[:300]
             )
     else:
-        pipeline_row(c, "engine.substr_files.substr(backend='cuda')", check="skipped: time budget")
+        pipeline_row(c, "engine.substr(backend='cuda')", check="skipped: time budget")
 
 
 # --------------------------------------------------------------------------- report

@@ -17,9 +17,9 @@ hits them alike; the table gives the median and min-max, and ratios to Ouroboros
    precision/recall/F1 against the planted truth (:func:`bench.corpus.score_pairs`).
 3. **suffix array** of the packed corpus text: ``suffix_array(backend="cpu")`` vs
    ``pydivsufsort.divsufsort`` vs PySAIS (when it is installed).
-4. **repeated substrings**: ``engine.substr_files.substr`` on the corpus JSONL.
-5. **provenance flagging**: ``engine.flag_files.build_reference`` + ``flag`` with the
-   family originals as references (when ``engine.flag_files`` exists).
+4. **repeated substrings**: ``engine.substr`` on the corpus JSONL.
+5. **provenance flagging**: ``engine.build_reference`` + ``engine.flag`` with the
+   family originals as references.
 
 Data: the planted-duplicate corpus ``bench/.cache/bench_corpus_<N>_seed0.jsonl`` (built
 from ``python -m bench prepare-text`` output by :func:`bench.bench_minhash.bench_corpus`);
@@ -451,7 +451,7 @@ def section_dedup(jsonl, truth, repeat, file_bytes, n_docs, tmp) -> tuple[str, d
 
 
 def section_suffix_array(jsonl, repeat, max_bytes) -> tuple[str, dict]:
-    from engine.substr import pack_with_separators
+    from engine.substrings.spans import pack_with_separators
     from kernels.suffix_array import suffix_array
 
     docs, total = [], 0
@@ -519,7 +519,7 @@ def section_suffix_array(jsonl, repeat, max_bytes) -> tuple[str, dict]:
 
 
 def section_substr_flag(jsonl, truth, repeat, file_bytes, tmp) -> tuple[str, dict]:
-    from engine.substr_files import substr
+    from engine.substrings.pipeline import substr
 
     counter = iter(range(10**6))
 
@@ -546,7 +546,7 @@ def section_substr_flag(jsonl, truth, repeat, file_bytes, tmp) -> tuple[str, dic
     counts = s.summary["counts"]
     rows = [
         [
-            "Ouroboros `engine.substr_files.substr` (cpu, threads, min_span 100)",
+            "Ouroboros `engine.substr` (cpu, threads, min_span 100)",
             cell(res["substr"]),
             f"{file_bytes / res['substr']['median'] / 1e6:.2f}",
             f"{counts['spans']:,} spans, {counts['bytes_marked'] / 1e6:.2f} MB marked",
@@ -560,9 +560,9 @@ def section_substr_flag(jsonl, truth, repeat, file_bytes, tmp) -> tuple[str, dic
         }
     }
     notes = []
-    flag_files = optional_module("engine.flag_files")
+    flag_files = optional_module("engine.provenance")
     if isinstance(flag_files, Exception):
-        notes.append(f"Flagging skipped: `engine.flag_files` is not importable ({flag_files!r}).")
+        notes.append(f"Flagging skipped: `engine.provenance` is not importable ({flag_files!r}).")
     else:
         try:
             ref_jsonl = Path(tmp) / "references.jsonl"

@@ -6,9 +6,10 @@ Public API::
     engine.minhash(texts, num_perm=128, ngram=5, shingle="word", seed=42, backend="auto")
     engine.suffix_array(data, backend="auto") -> int64 array
     engine.repeated_spans(texts, min_span=100, keep="first", reference=None) -> pyarrow.Table
-    engine.substr_files.substr(inputs, out=None, min_span=100, ...) -> SubstrResult
+    engine.substr(inputs, out=None, min_span=100, ...) -> SubstrResult
     engine.ReferenceIndex.build(texts, ids) / .save(path) / .load(path) / .add / .match(texts)
-    engine.flag_files.flag(inputs, out=None, reference=REFDIR, ...) -> FlagResult
+    engine.build_reference(inputs, out, ...) -> (ReferenceIndex, summary)
+    engine.flag(inputs, out=None, reference=REFDIR, ...) -> FlagResult
 
 Names are imported on first use, so ``import engine`` stays cheap.
 """
@@ -20,17 +21,23 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "minhash": "engine.api",
-    "dedup": "engine.dedup_files",
-    "DedupResult": "engine.dedup_files",
-    "DedupParams": "engine.params",
-    "optimal_bands_rows": "engine.params",
-    "repeated_spans": "engine.substr",
-    "remove_spans": "engine.substr",
+    "minhash": "engine.neardup.signatures",
+    "dedup": "engine.neardup.pipeline",
+    "DedupResult": "engine.neardup.result",
+    "DedupParams": "engine.neardup.params",
+    "optimal_bands_rows": "engine.neardup.params",
+    "repeated_spans": "engine.substrings.spans",
+    "remove_spans": "engine.substrings.spans",
+    "substr": "engine.substrings.pipeline",
+    "SubstrResult": "engine.substrings.pipeline",
     "suffix_array": "kernels.suffix_array",
     "lcp_array": "kernels.lcp",
-    "SubstrResult": "engine.substr_files",
-    "ReferenceIndex": "engine.reference",
+    "ReferenceIndex": "engine.provenance.reference",
+    "build_reference": "engine.provenance.pipeline",
+    "add_human_text": "engine.provenance.pipeline",
+    "flag": "engine.provenance.pipeline",
+    "FlagResult": "engine.provenance.pipeline",
+    "ProvenanceParams": "engine.provenance.matching",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -220,3 +220,17 @@ def permutation_params(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray
         dtype=np.uint64,
     ).reshape(num_perm, 2)
     return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+
+
+@numba.njit(cache=True, nogil=True)
+def string_hashes(data, offsets):
+    """uint64 (n,): a 64-bit hash (FNV-1a over the bytes, then fmix64 with the length)
+    of each packed string (``data`` uint8, ``offsets`` int64 (n + 1,))."""
+    n = offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        h = np.uint64(0xCBF29CE484222325)
+        for k in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(data[k])) * np.uint64(0x100000001B3)
+        out[i] = fmix64(h ^ np.uint64(offsets[i + 1] - offsets[i]))
+    return out

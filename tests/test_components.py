@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.cluster import session
-from engine.components import distributed_components, partition_bounds, read_labels
-from engine.storage import write_npy_atomic
+from engine.neardup.components import distributed_components, partition_bounds, read_labels
+from engine.run.atomic import write_npy_atomic
+from engine.run.dask_runner import session
 from kernels.union_find import connected_components
 
 ROOT = Path(__file__).resolve().parents[1]

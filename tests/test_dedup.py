@@ -272,7 +272,7 @@ def test_changed_parameters_recompute_only_dependent_stages(sample_plain, tmp_pa
 
 
 def test_output_folder_of_another_run_is_refused(sample_plain, tmp_path):
-    from engine.substr_files import substr
+    from engine.substrings.pipeline import substr
 
     out = tmp_path / "out"
     engine.dedup([str(sample_plain)], out=out, progress=False, scheduler="threads")

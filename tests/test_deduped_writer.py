@@ -16,8 +16,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from engine.deduped_writer import deduped_path, write_kept
-from engine.inputs import InputPart, ReadReport, plan_parts, read_part
+from engine.io.inputs import InputPart, ReadReport, plan_parts, read_part
+from engine.io.write_kept import deduped_path, write_kept
 
 
 def compress(data: bytes, compression: str | None) -> bytes:

@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from engine.cli_provenance import flag as flag_command
-from engine.cli_provenance import reference as reference_group
-from engine.flag_files import build_reference, flag
-from engine.provenance import FLAGS_SCHEMA, LABELS
+from engine.cli.provenance import flag as flag_command
+from engine.cli.provenance import reference as reference_group
+from engine.provenance.matching import FLAGS_SCHEMA, LABELS
+from engine.provenance.pipeline import build_reference, flag
 
 WORDS = [
     (lambda rng: "".join(rng.choice("klmnopqrstu") for _ in range(3 + i % 6)))(random.Random(i))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine.texts import as_large_string_array, pack
+from engine.io.texts import as_large_string_array, pack
 from kernels.backend import to_host
 from kernels.lsh import band_keys, candidate_edges
 from kernels.minhash import signatures

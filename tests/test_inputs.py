@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from engine.inputs import (
+from engine.io.inputs import (
     MAX_PROBLEMS,
     InputError,
     InputPart,

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 import engine
 from engine.cli import main
-from engine.dates import UNDATED, parse_dates
-from engine.near_dup import choose_kept
+from engine.io.dates import UNDATED, parse_dates
+from engine.neardup.keep import choose_kept
 
 BASE = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron"
 OTHER = "completely different words about another subject entirely here and there"

@@ -7,10 +7,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.near_dup import choose_kept, cluster_documents
-from engine.params import DedupParams, optimal_bands_rows
+from engine.neardup.keep import choose_kept
+from engine.neardup.params import DedupParams, optimal_bands_rows
+from engine.neardup.signatures import has_shingles
 from kernels.lsh import band_keys, candidate_edges
 from kernels.union_find import connected_components
+
+
+def cluster_documents(signatures, keys, n_bytes, params, backend):
+    """The whole near-duplicate method in memory, as the file pipeline runs it in
+    stages: verified LSH edges -> components -> one kept document per cluster.
+    Documents without shingles take part in no bucket. Returns (cluster_id,
+    cluster_size, keep, documents_without_shingles)."""
+    n = signatures.shape[0]
+    active = np.flatnonzero(has_shingles(signatures))
+    src, dst, _ = candidate_edges(
+        np.ascontiguousarray(keys[active]),
+        np.ascontiguousarray(signatures[active]),
+        threshold=float(params.threshold),
+        max_anchors=params.max_anchors,
+        backend=backend,
+    )
+    labels = connected_components(len(active), src, dst, backend=backend)
+    cluster_id = np.arange(n, dtype=np.int64)
+    cluster_id[active] = active[labels]
+    cluster_size = np.bincount(cluster_id, minlength=n).astype(np.int64)[cluster_id]
+    keep = choose_kept(cluster_id, n_bytes, params.keep)
+    return cluster_id, cluster_size, keep, int(n - len(active))
 
 
 def _components_reference(n, edges):
@@ -104,13 +127,13 @@ def test_cluster_documents_ids_sizes_and_keep():
     )
     keys = band_keys(sig, 4, 4, backend="cpu")
     n_bytes = np.array([10, 5, 20, 0, 0, 5])
-    clusters = cluster_documents(sig, keys, n_bytes, params, "cpu")
-    assert clusters.cluster_id.tolist() == [0, 1, 0, 3, 4, 1]  # empty docs stay alone
-    assert clusters.cluster_size.tolist() == [2, 2, 2, 1, 1, 2]
-    assert clusters.keep.tolist() == [True, True, False, True, True, False]
-    assert clusters.stats["documents_without_shingles"] == 2
-    assert clusters.stats["duplicates"] == 2
-    longest = choose_kept(clusters.cluster_id, n_bytes, "longest")
+    cluster_id, cluster_size, keep, without = cluster_documents(sig, keys, n_bytes, params, "cpu")
+    assert cluster_id.tolist() == [0, 1, 0, 3, 4, 1]  # empty docs stay alone
+    assert cluster_size.tolist() == [2, 2, 2, 1, 1, 2]
+    assert keep.tolist() == [True, True, False, True, True, False]
+    assert without == 2
+    assert int(len(keep) - keep.sum()) == 2
+    longest = choose_kept(cluster_id, n_bytes, "longest")
     assert longest.tolist() == [False, True, True, True, True, False]
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.texts import as_large_string_array, pack
+from engine.io.texts import as_large_string_array, pack
 from kernels import text_reference as ref
 from kernels.hashing import (
     mod_mersenne61,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.progress import Progress, prefetch
+from engine.run.progress import Progress, prefetch
 
 
 def test_prefetch_keeps_order():

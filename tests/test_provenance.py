@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from engine.provenance import (
+from engine.provenance.matching import (
     FLAGS_SCHEMA,
     ProvenanceParams,
     cluster_flags,
@@ -19,7 +19,7 @@ from engine.provenance import (
     to_original,
     winnow_anchors,
 )
-from engine.reference import ReferenceIndex
+from engine.provenance.reference import ReferenceIndex
 
 WORDS = [
     (lambda rng: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(3 + i % 7)))(
@@ -413,7 +413,7 @@ def _packed(pieces):
 
 def test_hash_join_seeds_equal_suffix_array_seeds():
     """The cpu hash join (_pair_seeds) gives exactly the suffix-array seeds (_seeds)."""
-    from engine.provenance import _pair_seeds, _seeds
+    from engine.provenance.matching import _pair_seeds, _seeds
     from kernels.lcp import lcp_array
     from kernels.suffix_array import suffix_array
 
@@ -473,7 +473,7 @@ def test_min_shared_anchors(index, refs):
 
 
 def test_anchor_ranges_equal_searchsorted():
-    from engine.provenance import anchor_buckets, anchor_ranges
+    from engine.provenance.matching import anchor_buckets, anchor_ranges
 
     rng = np.random.default_rng(5)
     for n in (0, 1, 7, 1000, 50_000):

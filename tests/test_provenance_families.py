@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from engine.cli_provenance import flag as flag_command
-from engine.cli_provenance import reference as reference_group
-from engine.provenance import ProvenanceParams, family_document_frequency, reference_families
-from engine.reference import IndexParams, ReferenceIndex
+from engine.cli.provenance import flag as flag_command
+from engine.cli.provenance import reference as reference_group
+from engine.provenance.matching import (
+    ProvenanceParams,
+    family_document_frequency,
+    reference_families,
+)
+from engine.provenance.reference import IndexParams, ReferenceIndex
 
 WORDS = [
     (lambda rng: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(4 + i % 6)))(

@@ -8,9 +8,9 @@ import random
 import numpy as np
 import pytest
 
-from engine.flag_files import build_reference
-from engine.inputs import InputError
-from engine.reference import IndexParams, ReferenceIndex
+from engine.io.inputs import InputError
+from engine.provenance.pipeline import build_reference
+from engine.provenance.reference import IndexParams, ReferenceIndex
 
 WORDS = [
     (lambda rng: "".join(rng.choice("abcdefghij") for _ in range(4 + i % 5)))(random.Random(i))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.substr import (
+from engine.substrings.spans import (
     SPANS_SCHEMA,
     pack_with_separators,
     remove_spans,

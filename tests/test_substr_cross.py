@@ -1,4 +1,4 @@
-"""Cross-shard repeated spans (engine.substr_cross) equal one in-memory call over all docs."""
+"""Cross-shard repeated spans (engine.substrings.cross_shard) equal one call over all docs."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.cluster import session
-from engine.inputs import ReadReport, plan_parts, read_part
-from engine.substr_cross import (
+from engine.io.inputs import ReadReport, plan_parts, read_part
+from engine.run.dask_runner import session
+from engine.substrings.cross_shard import (
     plan_batches,
     spanning_forest,
     star_edges,
     substr_across_shards,
 )
-from engine.substr_files import SubstrOptions
+from engine.substrings.pipeline import SubstrOptions
 from kernels.winnow import (
     kgram_hashes,
     kgram_hashes_reference,

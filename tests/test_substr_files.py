@@ -1,4 +1,4 @@
-"""`ouroboros substr` / engine.substr_files over files: contract, shards, resume, CLI."""
+"""`ouroboros substr` / engine.substrings.pipeline over files: contract, shards, resume, CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import engine
 from engine.cli import main
-from engine.substr_files import substr
+from engine.substrings.pipeline import substr
 
 PARAGRAPH = (
     "Boilerplate: this page was generated automatically from the project sources, "

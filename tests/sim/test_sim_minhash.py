@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from engine.texts import as_large_string_array, pack
+from engine.io.texts import as_large_string_array, pack
 from kernels import text_reference as ref
 from kernels.backend import array_module, launch_config, to_device, to_host
 from kernels.hashing import permutation_params

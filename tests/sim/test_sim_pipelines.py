@@ -6,7 +6,7 @@ import json
 import warnings
 
 import engine
-from engine.substr_files import substr
+from engine.substrings.pipeline import substr
 
 warnings.simplefilter("ignore", RuntimeWarning)
 
@@ -48,7 +48,7 @@ def test_substr_cuda_equals_cpu(tmp_path):
 def test_flag_cuda_equals_cpu():
     """Provenance matching: suffix array + LCP seeds on the CUDA backend give the same
     flags as the cpu hash join (shared phrasing, families and labels included)."""
-    from engine.reference import ReferenceIndex
+    from engine.provenance.reference import ReferenceIndex
 
     story = (
         "The lighthouse keeper counted the ships every evening and wrote their names "

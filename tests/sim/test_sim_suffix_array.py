@@ -221,7 +221,7 @@ def test_gpu_path_uint16():
 
 @pytest.mark.parametrize("keep", ["first", "none"])
 def test_spans_cuda_equals_cpu(keep):
-    from engine.substr import repeated_spans_arrays
+    from engine.substrings.spans import repeated_spans_arrays
 
     texts = [b"abcabcab", b"xxabcab", "重复重复".encode(), b"", b"bcab"]
     cpu = repeated_spans_arrays(texts, min_span=3, keep=keep, backend="cpu")

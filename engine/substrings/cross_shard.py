@@ -1,14 +1,14 @@
 """Exact repeated substrings across shards: winnowed fingerprints, groups, exact spans.
 
-:mod:`engine.substr_files` uses this path when the corpus exceeds one shard (one
+:mod:`engine.substrings.pipeline` uses this path when the corpus exceeds one shard (one
 suffix array's worth of text). It gives the result of one suffix array over the
 *whole* corpus without building it: documents that can share a substring of
 ``min_span`` bytes are found first with winnowed fingerprints, then the exact
-machinery (:func:`engine.substr.repeated_spans_arrays`) runs on each such group of
+machinery (:func:`engine.substrings.spans.repeated_spans_arrays`) runs on each such group of
 documents.
 
-Stages (each a set of plain functions run by one :class:`engine.cluster.Runner`, the
-caller's or a :func:`engine.cluster.session` of its own; every file is written to a
+Stages (each a set of plain functions run by one :class:`engine.run.dask_runner.Runner`, the
+caller's or a :func:`engine.run.dask_runner.session` of its own; every file is written to a
 temporary name and renamed):
 
 1. **Fingerprints** (a task per input part). For each document (its UTF-8 bytes) hash
@@ -37,7 +37,7 @@ temporary name and renamed):
    and its processed documents are written to ``work/group-texts/part-NNNNN.arrow``
    sorted by (batch, doc).
 5. **Spans** (a task per batch): the batch's documents, in global order, go through
-   :func:`engine.substr.repeated_spans_arrays` with the same ``min_span`` and ``keep``;
+   :func:`engine.substrings.spans.repeated_spans_arrays` with the same ``min_span`` and ``keep``;
    rows are written to ``work/group-spans/batch-BBBBB.arrow``. The driver sorts all
    rows by (global document index, start).
 
@@ -53,7 +53,7 @@ Why this equals one suffix array over the whole corpus (proof sketch):
 - *Shared fingerprint => same star => same component.* The reduce of h's range sees
   (h, A) and (h, B) and links both to the first document of h's group; the spanning
   forest keeps that connectivity, so A and B end in one component.
-- *Same result per window.* :func:`engine.substr.repeated_spans_arrays` marks window
+- *Same result per window.* :func:`engine.substrings.spans.repeated_spans_arrays` marks window
   ``[p, p + min_span)`` from the set of all its occurrences (ordered by document, then
   offset). Every document holding an occurrence shares that substring with every
   other one, so all of them are in the same component, and they keep their relative
@@ -88,12 +88,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from engine.cluster import Runner, session
-from engine.inputs import InputPart, ReadReport, read_part
-from engine.progress import Progress
-from engine.storage import write_arrow_atomic, write_npy_atomic
-from engine.substr import KEEP_RULES, SPANS_SCHEMA, repeated_spans_arrays
-from engine.substr_options import SubstrOptions
+from engine.io.inputs import InputPart, ReadReport, read_part
+from engine.run.atomic import write_arrow_atomic, write_npy_atomic
+from engine.run.dask_runner import Runner, session
+from engine.run.progress import Progress
+from engine.substrings.options import SubstrOptions
+from engine.substrings.spans import KEEP_RULES, SPANS_SCHEMA, repeated_spans_arrays
 from kernels.backend import resolve_backend
 from kernels.union_find import connected_components
 from kernels.winnow import fingerprint_ranges, winnow_documents
@@ -459,11 +459,11 @@ def substr_across_shards(
 ) -> tuple[pa.Table, dict]:
     """Repeated spans of the whole corpus, exact across parts and shards.
 
-    Equal, row for row, to :func:`engine.substr.repeated_spans` over all documents of
+    Equal, row for row, to :func:`engine.substrings.spans.repeated_spans` over all documents of
     ``parts`` in one call (see the module docstring for the method and the proof).
 
     Args:
-        parts: input parts in input order (:func:`engine.inputs.plan_parts`).
+        parts: input parts in input order (:func:`engine.io.inputs.plan_parts`).
         options: ``min_span``, ``keep``, ``text_column``, ``id_column``, ``strict``;
             ``shard_size`` is the byte budget of one exact call (a larger group of
             documents is still processed in one call and counted).
@@ -471,13 +471,13 @@ def substr_across_shards(
             fingerprints and components run on the CPU).
         work: folder for the stage files (its subfolders ``fingerprints``, ``edges``,
             ``group-texts``, ``group-spans`` are cleared first and removed at the end).
-        scheduler, workers: as for :func:`engine.cluster.session`; used only when no
+        scheduler, workers: as for :func:`engine.run.dask_runner.session`; used only when no
             ``runner`` is given (then one session serves all stages).
         n_ranges: fingerprint ranges (reduce tasks); None: about 64 MiB of pairs each.
         k: k-gram length in bytes; ``min(k, min_span)`` is used.
         progress: ticked once per task of every stage; its ``total`` is raised as the
             stages are planned.
-        runner: the caller's :class:`engine.cluster.Runner` (one Dask session per run).
+        runner: the caller's :class:`engine.run.dask_runner.Runner` (one Dask session per run).
 
     Returns:
         spans: ``SPANS_SCHEMA`` table ordered by (global document index, start).

@@ -1,7 +1,7 @@
 """Distributed connected components on disk: alternating large-star / small-star.
 
 The algorithm of Kiveris et al. 2014 ("Connected Components in MapReduce and
-Beyond"), run as rounds of Dask tasks (:mod:`engine.cluster`) over files, so that no
+Beyond"), run as rounds of Dask tasks (:mod:`engine.run.dask_runner`) over files, so that no
 task holds more than one partition's edges and the driver holds only counts.
 
 Nodes are ``0..n_nodes-1``, split into ``n_partitions`` contiguous node ranges
@@ -49,9 +49,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.memory import peak_rss_mib
-from engine.progress import Progress
-from engine.storage import read_json, write_json_atomic, write_npy_atomic
+from engine.run.atomic import read_json, write_json_atomic, write_npy_atomic
+from engine.run.memory import peak_rss_mib
+from kernels.union_find import finish_labels_cpu, union_edges_cpu
 
 PREPARE, LARGE_STAR, SMALL_STAR = "prepare", "large-star", "small-star"
 
@@ -193,7 +193,7 @@ def distributed_components(
     of partition ``p``'s range (:func:`partition_bounds`) in node order; a label is
     the smallest node of the component, an isolated node is labelled by itself.
     ``work`` is this computation's own folder (removed and rebuilt unless it holds
-    finished labels for the same inputs). ``runner``: an :func:`engine.cluster.session`
+    finished labels for the same inputs). ``runner``: an :func:`engine.run.dask_runner.session`
     runner; ``progress``: show a progress bar per round.
 
     Example:
@@ -222,8 +222,7 @@ def distributed_components(
     started = time.perf_counter()
 
     def run_round(name: str, func, args_list) -> list[dict]:
-        with Progress(len(args_list), f"components {name}", enabled=bool(progress)) as bar:
-            return runner.run(func, args_list, progress=bar)
+        return runner.stage(f"components {name}", func, args_list, show=bool(progress))
 
     round_dir = work / "round-000"
     results = run_round(
@@ -287,3 +286,24 @@ def read_labels(labels_dir: Path, n_nodes: int) -> np.ndarray:
     for p in range(len(bounds) - 1):
         labels[bounds[p] : bounds[p + 1]] = np.load(Path(labels_dir) / f"range-{p:05d}.npy")
     return labels
+
+
+def driver_components(edge_files: list[Path], n_nodes: int) -> np.ndarray:
+    """Connected components by union-find in this process, int64 labels (n_nodes,)
+    (the smallest node of each component); edges streamed one file at a time, so
+    memory is 8 bytes per node plus one file's edges."""
+    labels = np.arange(n_nodes, dtype=np.int64)
+    for path in edge_files:
+        edges = np.load(path)
+        union_edges_cpu(
+            labels, np.ascontiguousarray(edges[:, 0]), np.ascontiguousarray(edges[:, 1])
+        )
+    return finish_labels_cpu(labels)
+
+
+def components_partitions(n_nodes: int, n_edges: int, size: int, workers: int) -> int:
+    """Node ranges for distributed components, so that one range's records (two of 16
+    bytes per edge in a large-star round, twice that while sorting) and its labels
+    (8 bytes per node) fit in ``size`` bytes; at least one range per worker."""
+    per_range = max(64 * n_edges, 8 * n_nodes)
+    return max(1, workers, -(-per_range // max(1, size)))

@@ -1,7 +1,7 @@
 """Write the kept documents of one input part in the input's own format.
 
 The deduplicated corpus (``--write-deduped``) mirrors the input: one output file per
-:class:`~engine.inputs.InputPart`, in ``OUT/deduped/``, named
+:class:`~engine.io.inputs.InputPart`, in ``OUT/deduped/``, named
 ``f"{part.index:05d}-{basename}"`` so that its extension and compression match the input.
 
 - JSONL: kept lines are copied byte for byte (not re-serialised), recompressed with the
@@ -34,7 +34,7 @@ import zstandard
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from engine.inputs import READ_ERRORS, InputError, InputPart, ReadReport, iter_jsonl_lines
+from engine.io.inputs import READ_ERRORS, InputError, InputPart, ReadReport, iter_jsonl_lines
 
 __all__ = ["deduped_path", "write_kept"]
 

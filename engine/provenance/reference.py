@@ -1,12 +1,12 @@
 """The reference index: known model outputs, stored for provenance matching.
 
 ``ReferenceIndex.build(texts, ids, models=...)`` normalizes the references
-(:func:`engine.provenance.normalize_packed`), computes their winnowed anchors,
+(:func:`engine.provenance.matching.normalize_packed`), computes their winnowed anchors,
 MinHash signatures and LSH band keys, and keeps their metadata and original text.
 ``save(path)`` writes a folder of open formats; ``load(path)`` memory-maps it;
 ``add(texts, ids, ...)`` appends a new segment without touching the stored ones
 (only the merged anchor table and ``index.json`` are rewritten). Matching is
-:meth:`ReferenceIndex.match` (method: :mod:`engine.provenance`).
+:meth:`ReferenceIndex.match` (method: :mod:`engine.provenance.matching`).
 
 Folder layout (``REFDIR``)::
 
@@ -32,7 +32,7 @@ Folder layout (``REFDIR``)::
 
 Families: references that copy or extend one another (a regeneration, a later turn
 repeating an earlier answer, the same conversation shared twice) form a family
-(:func:`engine.provenance.reference_families`, anchor containment of at least
+(:func:`engine.provenance.matching.reference_families`, anchor containment of at least
 ``family_containment``). Document frequencies used for matching count families, not
 references, so that text shared by two *independent* outputs (stock phrasing) is told
 apart from text that one output and its own copies hold. Known human-written text
@@ -61,8 +61,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from engine.params import optimal_bands_rows
-from engine.provenance import (
+from engine.io.texts import as_large_string_array, pack
+from engine.provenance.matching import (
     ProvenanceParams,
     anchor_buckets,
     anchor_ranges,
@@ -79,10 +79,10 @@ from engine.provenance import (
     uninformative_bytes,
     winnow_anchors,
 )
-from engine.storage import write_json_atomic, write_npy_atomic, write_parquet_atomic
-from engine.texts import as_large_string_array, pack
+from engine.run.atomic import write_json_atomic, write_npy_atomic, write_parquet_atomic
 from kernels.backend import resolve_backend, to_host
 from kernels.lsh import band_keys as compute_band_keys
+from kernels.lsh_params import optimal_bands_rows
 from kernels.minhash import signatures as compute_signatures
 
 FORMAT = "ouroboros-reference"
@@ -724,12 +724,12 @@ class ReferenceIndex:
         Args:
             texts: n documents (list of str, pyarrow string array, pandas Series).
             doc_ids: n ids (str); default "0", "1", ...
-            params: :class:`engine.provenance.ProvenanceParams`, or its fields as
+            params: :class:`engine.provenance.matching.ProvenanceParams`, or its fields as
                 keyword arguments.
             backend: where suffix arrays, LCP and signatures are computed.
 
         Returns:
-            The flags table (``engine.provenance.FLAGS_SCHEMA``), one row per document
+            The flags table (``engine.provenance.matching.FLAGS_SCHEMA``), one row per document
             in input order; evidence offsets are UTF-8 byte offsets into the original
             document and reference texts, end exclusive.
         """

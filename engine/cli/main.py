@@ -6,10 +6,10 @@ import json
 
 import click
 
-from engine.cli_common import fail, setup_logging
-from engine.cli_provenance import flag as flag_command
-from engine.cli_provenance import reference as reference_group
-from engine.params import KEEP_POLICIES, SHINGLES
+from engine.cli.options import fail, setup_logging
+from engine.cli.provenance import flag as flag_command
+from engine.cli.provenance import reference as reference_group
+from engine.neardup.params import KEEP_POLICIES, SHINGLES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -154,7 +154,7 @@ def dedup(
     OUT/cluster_flags.parquet.
     """
     setup_logging(quiet)
-    from engine.dedup_files import dedup as run_dedup
+    from engine.neardup.pipeline import dedup as run_dedup
 
     try:
         result = run_dedup(
@@ -247,7 +247,7 @@ def substr(
     byte ranges to remove, end exclusive) and OUT/summary.json.
     """
     setup_logging(quiet)
-    from engine.substr_files import substr as run_substr
+    from engine.substrings.pipeline import substr as run_substr
 
     try:
         result = run_substr(

@@ -21,11 +21,12 @@ files, so a rerun task simply rewrites them.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from engine.progress import Progress
+from engine.run.progress import Progress
 
 SCHEDULERS = ("local", "threads", "local-cuda")
 
@@ -54,6 +55,24 @@ class Runner:
         if self.client is None:
             return _run_threads(func, args_list, self.workers, progress)
         return _run_client(self.client, func, args_list, progress)
+
+    def stage(
+        self,
+        name: str,
+        func: Callable[..., Any],
+        args_list: Sequence[tuple],
+        *,
+        show: bool = True,
+        timings: dict[str, float] | None = None,
+    ) -> list[Any]:
+        """:meth:`run` as one named stage of a pipeline: a progress bar (or log lines)
+        under ``name`` when ``show``, and its seconds added to ``timings[name]``."""
+        started = time.perf_counter()
+        with Progress(len(args_list), name, enabled=show) as bar:
+            results = self.run(func, args_list, progress=bar)
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+        return results
 
 
 @contextmanager

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.params import DedupParams
-from engine.texts import as_large_string_array, pack
+from engine.io.texts import as_large_string_array, pack
+from engine.neardup.params import DedupParams
 from kernels.backend import resolve_backend
 from kernels.minhash import signatures
 

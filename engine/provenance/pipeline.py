@@ -1,9 +1,9 @@
 """The ``flag`` pipeline over files, and reading reference files for ``reference build``.
 
-``flag``: input parts (:func:`engine.inputs.plan_parts`) are flagged one task per part
-(scheduled by :mod:`engine.cluster`): each task opens the reference index (memory-
+``flag``: input parts (:func:`engine.io.inputs.plan_parts`) are flagged one task per part
+(scheduled by :mod:`engine.run.dask_runner`): each task opens the reference index (memory-
 mapped, once per worker process), reads its part in batches, matches every batch
-(:meth:`engine.reference.ReferenceIndex.match`) and writes
+(:meth:`engine.provenance.reference.ReferenceIndex.match`) and writes
 ``_work/flags/part-NNNNN.parquet`` atomically, with the parameters, the index
 fingerprint and the part in the file's metadata; a rerun with the same ``--out``
 reuses finished parts. The driver concatenates the parts in input order into
@@ -26,8 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from engine.cluster import Runner, session
-from engine.inputs import (
+from engine.io.inputs import (
     InputPart,
     ReadReport,
     iter_jsonl_lines,
@@ -35,10 +34,13 @@ from engine.inputs import (
     plan_parts,
     read_part,
 )
-from engine.progress import Progress, prefetch
-from engine.provenance import FLAGS_SCHEMA, LABELS, ProvenanceParams
-from engine.reference import IndexParams, ReferenceIndex
-from engine.storage import output_folder, write_json_atomic, write_parquet_atomic
+from engine.provenance.matching import FLAGS_SCHEMA, LABELS, ProvenanceParams
+from engine.provenance.reference import IndexParams, ReferenceIndex
+from engine.run.atomic import write_json_atomic, write_parquet_atomic
+from engine.run.dask_runner import Runner, session
+from engine.run.output import output_folder
+from engine.run.progress import Progress, prefetch
+from engine.run.summary import versions
 from kernels.backend import resolve_backend
 
 log = logging.getLogger("ouroboros")
@@ -194,16 +196,16 @@ def flag(
     """Flag documents of files that descend from the references in ``reference``.
 
     Args:
-        inputs: a path or list of paths (as for :func:`engine.dedup_files.dedup`).
+        inputs: a path or list of paths (as for :func:`engine.neardup.pipeline.dedup`).
         out: output folder for flags.parquet, summary.json and work files; None keeps
             the result in memory.
         reference: folder written by ``ouroboros reference build``.
         batch_size: text bytes matched together (memory: about 40 bytes per byte of
             candidate documents and references).
-        runner: an open :class:`engine.cluster.Runner` to run on (``dedup
+        runner: an open :class:`engine.run.dask_runner.Runner` to run on (``dedup
             --reference`` passes its own); without one a session is started.
-        **params: :class:`engine.provenance.ProvenanceParams` fields.
-        Other arguments: as for :func:`engine.dedup_files.dedup`.
+        **params: :class:`engine.provenance.matching.ProvenanceParams` fields.
+        Other arguments: as for :func:`engine.neardup.pipeline.dedup`.
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
@@ -285,7 +287,7 @@ def flag(
             "read": report.to_dict(),
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
             "throughput_mb_s": round(n_bytes / 1e6 / seconds, 3) if seconds > 0 else None,
-            "versions": _versions(),
+            "versions": versions(),
         }
         if out is not None:
             write_json_atomic(out_dir / "summary.json", summary)
@@ -309,12 +311,6 @@ def _write_flags(path: Path, part_files: list[Path]) -> None:
     finally:
         writer.close()
     tmp.replace(path)
-
-
-def _versions() -> dict:
-    from engine.dedup_files import _versions as dedup_versions
-
-    return dedup_versions()
 
 
 # ---------------------------------------------------------------------------
@@ -443,7 +439,7 @@ def add_human_text(
         "counts": {**call, "n_refs": index.n_refs, "index_bytes": size},
         "read": report.to_dict(),
         "timings_s": {"total": round(time.perf_counter() - started, 4)},
-        "versions": _versions(),
+        "versions": versions(),
     }
     write_json_atomic(Path(refdir) / "summary.json", summary)
     return summary
@@ -551,7 +547,7 @@ def build_reference(
             "index": round(index_s, 4),
             "write": round(time.perf_counter() - t0, 4),
         },
-        "versions": _versions(),
+        "versions": versions(),
     }
     write_json_atomic(Path(out) / "summary.json", summary)
     if not add and not any(columns["conversations"]):

@@ -1,10 +1,10 @@
 """Provenance against known model outputs: normalization, matching, labels, roll-ups.
 
 Pure functions over arrays and Arrow tables (no files, no Dask); the index that holds
-the references lives in :mod:`engine.reference`, the file pipeline in
-:mod:`engine.flag_files`.
+the references lives in :mod:`engine.provenance.reference`, the file pipeline in
+:mod:`engine.provenance.pipeline`.
 
-Matching, for one batch of documents against a :class:`engine.reference.ReferenceIndex`:
+Matching, for one batch of documents against a :class:`engine.provenance.reference.ReferenceIndex`:
 
 1. **Normalization** (:func:`normalize_packed`): every character is lowercased
    (Unicode simple mapping), every run of Unicode whitespace (CR, LF, tabs, NBSP, ...)

@@ -1,7 +1,7 @@
 """Click commands for provenance: ``reference build``, ``reference add`` and ``flag``.
 
 Standalone click objects (``reference`` group, ``flag`` command), registered on the
-main ``ouroboros`` group in :mod:`engine.cli`.
+main ``ouroboros`` group in :mod:`engine.cli.main`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 
 import click
 
-from engine.cli_common import fail, setup_logging
+from engine.cli.options import fail, setup_logging
 
 _READ_OPTIONS = [
     click.option(
@@ -128,7 +128,7 @@ def build(
     engine/reference.py) and OUT/summary.json.
     """
     setup_logging(quiet)
-    from engine.flag_files import build_reference
+    from engine.provenance.pipeline import build_reference
 
     try:
         _, summary = build_reference(
@@ -164,7 +164,7 @@ def add(
 ):
     """Add model outputs to the index in REFDIR (no rebuild of what it holds)."""
     setup_logging(quiet)
-    from engine.flag_files import build_reference
+    from engine.provenance.pipeline import build_reference
 
     try:
         _, summary = build_reference(
@@ -197,7 +197,7 @@ def add_human(refdir, inputs, text_column, partition_size, strict, quiet):
     a quotation, standard code) no longer counts as evidence of model origin.
     """
     setup_logging(quiet)
-    from engine.flag_files import add_human_text
+    from engine.provenance.pipeline import add_human_text
 
     try:
         summary = add_human_text(
@@ -302,7 +302,7 @@ def flag(
     evidence) and OUT/summary.json.
     """
     setup_logging(quiet)
-    from engine.flag_files import flag as run_flag
+    from engine.provenance.pipeline import flag as run_flag
 
     try:
         result = run_flag(

@@ -1,16 +1,16 @@
 """The repeated-substring pipeline over files: read -> shards -> spans.parquet.
 
 The result is always exact over the whole corpus: every substring of at least
-``min_span`` bytes that occurs twice anywhere is found (:mod:`engine.substr`).
+``min_span`` bytes that occurs twice anywhere is found (:mod:`engine.substrings.spans`).
 
 - A corpus that fits one shard (``shard_size`` bytes of text) is one suffix array:
   one task, resumable.
-- A larger corpus takes the cross-shard path (:mod:`engine.substr_cross`): winnowed
+- A larger corpus takes the cross-shard path (:mod:`engine.substrings.cross_shard`): winnowed
   fingerprints route documents that share a substring of ``min_span`` bytes into the
   same group, and each group's suffix array finds the exact spans. Memory per call is
   about 20 bytes per byte of the group (boilerplate can chain large groups).
 
-Each shard task (scheduled by :mod:`engine.cluster`) writes
+Each shard task (scheduled by :mod:`engine.run.dask_runner`) writes
 ``_work/spans/shard-NNNNN.parquet`` atomically, with its parameters in the file's
 metadata; a rerun with the same ``--out`` and parameters reuses finished shards.
 The driver concatenates them into ``spans.parquet``.
@@ -30,13 +30,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from engine.cluster import session
-from engine.inputs import InputPart, ReadReport, parse_size, plan_parts, read_part
-from engine.progress import Progress, prefetch
-from engine.storage import claim_output, output_folder, write_json_atomic, write_parquet_atomic
-from engine.substr import SPANS_SCHEMA, remove_spans, repeated_spans_arrays
-from engine.substr_cross import substr_across_shards
-from engine.substr_options import SubstrOptions
+from engine.io.inputs import InputPart, ReadReport, parse_size, plan_parts, read_part
+from engine.run.atomic import write_json_atomic, write_parquet_atomic
+from engine.run.dask_runner import session
+from engine.run.output import claim_output, output_folder
+from engine.run.progress import Progress, prefetch
+from engine.substrings.cross_shard import substr_across_shards
+from engine.substrings.options import SubstrOptions
+from engine.substrings.spans import SPANS_SCHEMA, remove_spans, repeated_spans_arrays
 from kernels.backend import resolve_backend
 
 log = logging.getLogger("ouroboros")
@@ -315,7 +316,7 @@ def substr(
     """Find exact repeated substrings (>= ``min_span`` bytes) in files.
 
     Args:
-        inputs: a path or list of paths (as for :func:`engine.dedup_files.dedup`).
+        inputs: a path or list of paths (as for :func:`engine.neardup.pipeline.dedup`).
         out: output folder for spans.parquet, summary.json and work files; None keeps
             the result in memory.
         min_span: shortest repeated substring, in bytes. keep: "first" keeps the first
@@ -326,7 +327,7 @@ def substr(
         write_deduped: also write ``out/deduped/*.parquet`` (per shard, or per input
             part on the cross-shard path) with ``doc_id``
             and the text with every span cut out.
-        Other arguments: as for :func:`engine.dedup_files.dedup`.
+        Other arguments: as for :func:`engine.neardup.pipeline.dedup`.
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
@@ -370,7 +371,7 @@ def substr(
                 use_cross = sum(r["sub_shards"] for r in results) > 1
             if use_cross:
                 # exact over the whole corpus: route documents that share long
-                # substrings together (engine.substr_cross), whatever the shards
+                # substrings together (engine.substrings.cross_shard), whatever the shards
                 with Progress(0, "spans", enabled=progress) as bar:
                     spans, cross = substr_across_shards(
                         parts,

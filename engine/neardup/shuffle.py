@@ -27,18 +27,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from engine.memory import peak_rss_mib
-from engine.near_dup import has_shingles
-from engine.params import DedupParams
-from engine.storage import (
+from engine.neardup.params import DedupParams
+from engine.neardup.signatures import has_shingles
+from engine.run.atomic import (
     fixed_list,
     matrix_of,
+    read_arrow,
     read_json,
-    read_signature_file,
     write_arrow_atomic,
     write_json_atomic,
     write_npy_atomic,
 )
+from engine.run.memory import peak_rss_mib
 from kernels.backend import to_host
 from kernels.lsh import band_keys as compute_band_keys
 from kernels.lsh import record_edges
@@ -88,7 +88,7 @@ def shuffle_map_task(
     if done is not None and done.get("fingerprint") == stage_fingerprint:
         return {"reused": True, **done["result"]}
     started = time.perf_counter()
-    table = read_signature_file(signature_path)
+    table = read_arrow(signature_path)
     bands, rows = params.band_rows
     signatures = matrix_of(table.column("signature"), params.num_perm, np.uint32)
     active = np.flatnonzero(has_shingles(signatures))
