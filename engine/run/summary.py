@@ -6,7 +6,6 @@ import logging
 import platform
 from collections.abc import Iterable
 
-from engine.io import ReadReport
 from engine.run.memory import peak_rss_mib
 
 log = logging.getLogger("ouroboros")
@@ -31,11 +30,12 @@ def versions() -> dict:
     }
 
 
-def merged_report(first: ReadReport, results: Iterable[dict]) -> ReadReport:
-    """``first`` merged with the read report (``result["report"]``) of every task."""
+def merged_report(first, results: Iterable[dict]):
+    """``first`` (an :class:`engine.io.ReadReport`) merged with the read report of every
+    task (``result["report"]``, its ``to_dict()`` form); a new report."""
     report = first
     for result in results:
-        report = report.merge(ReadReport.from_dict(result["report"]))
+        report = report.merge(type(first).from_dict(result["report"]))
     return report
 
 

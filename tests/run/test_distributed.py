@@ -17,7 +17,7 @@ import pytest
 
 import engine
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample" / "docs.jsonl.gz"
 CLI = [sys.executable, "-m", "engine.cli"]
 

@@ -17,7 +17,7 @@ from kernels.union_find import connected_components
 
 pytestmark = pytest.mark.gpu
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample" / "docs.jsonl.gz"
+SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "docs.jsonl.gz"
 
 
 def _random_texts(n: int, seed: int) -> list[str]:

@@ -17,7 +17,7 @@ from engine.run.atomic import write_npy_atomic
 from engine.run.dask_runner import session
 from kernels.union_find import connected_components
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample" / "docs.jsonl.gz"
 PARTITIONS = (1, 3, 8)
 

@@ -15,7 +15,7 @@ import engine
 from bench.corpus import giant_cluster_check, score_pairs
 from engine.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample" / "docs.jsonl.gz"
 TRUTH = json.loads((ROOT / "sample" / "truth.json").read_text())
 

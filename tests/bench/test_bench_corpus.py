@@ -30,7 +30,7 @@ from bench.corpus import (
 from bench.prepare_text import html_to_text, split_document
 from kernels.text_reference import word_shingles
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample"
 
 
 def shingles(text: str) -> set[str]:
