@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.io.inputs import parse_size
+from engine.io import parse_size
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 

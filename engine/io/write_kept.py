@@ -1,7 +1,7 @@
 """Write the kept documents of one input part in the input's own format.
 
 The deduplicated corpus (``--write-deduped``) mirrors the input: one output file per
-:class:`~engine.io.inputs.InputPart`, in ``OUT/deduped/``, named
+:class:`~engine.io.InputPart`, in ``OUT/deduped/``, named
 ``f"{part.index:05d}-{basename}"`` so that its extension and compression match the input.
 
 - JSONL: kept lines are copied byte for byte (not re-serialised), recompressed with the
@@ -12,9 +12,10 @@ The deduplicated corpus (``--write-deduped``) mirrors the input: one output file
   input is gzipped); ``warcinfo`` records are carried along so that the file stays
   self-describing.
 
-Files are written to a hidden temporary name in the same folder and renamed when
-complete, so an output file is complete or absent. Memory is bounded: inputs are
-streamed.
+Files are written to a hidden temporary name in the same folder (the engine's one
+scheme, :func:`engine.run.atomic.temporary_path`) and renamed when complete, so an output
+file is complete or absent; resuming a run removes such leftovers. Memory is bounded:
+inputs are streamed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import contextlib
 import gzip
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +34,10 @@ import zstandard
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from engine.io.inputs import READ_ERRORS, InputError, InputPart, ReadReport, iter_jsonl_lines
+from engine.io.compression import iter_jsonl_lines
+from engine.io.plan import InputPart
+from engine.io.report import READ_ERRORS, InputError, ReadReport
+from engine.run.atomic import temporary_path
 
 __all__ = ["deduped_path", "write_kept"]
 
@@ -93,7 +96,7 @@ def write_kept(
         target.unlink(missing_ok=True)
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    temporary = temporary_path(target)
     try:
         written = _WRITERS[part.fmt](part, kept, temporary)
     except BaseException:

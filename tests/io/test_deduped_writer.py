@@ -16,7 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from engine.io.inputs import InputPart, ReadReport, plan_parts, read_part
+from engine.io import InputPart, ReadReport, plan_parts, read_part
 from engine.io.write_kept import deduped_path, write_kept
 
 

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from engine.io.inputs import (
-    MAX_PROBLEMS,
+from engine.io import (
     InputError,
     InputPart,
     ReadReport,
@@ -27,6 +26,7 @@ from engine.io.inputs import (
     plan_parts,
     read_part,
 )
+from engine.io.report import MAX_PROBLEMS
 
 # --------------------------------------------------------------------------- helpers
 
