@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
 from engine.neardup.params import DedupParams
 from engine.neardup.signatures import has_shingles
@@ -33,12 +32,11 @@ from engine.run.atomic import (
     fixed_list,
     matrix_of,
     read_arrow,
-    read_json,
     write_arrow_atomic,
-    write_json_atomic,
     write_npy_atomic,
 )
 from engine.run.memory import peak_rss_mib
+from engine.run.reuse import finished, mark_finished
 from kernels.backend import to_host
 from kernels.lsh import band_keys as compute_band_keys
 from kernels.lsh import record_edges
@@ -83,10 +81,10 @@ def shuffle_map_task(
     stage_fingerprint: str,
 ) -> dict:
     """Map one part's signatures to range files; returns record counts."""
-    out = map_dir(Path(shuffle_dir), part_index)
-    done = read_json(out / "_DONE.json")
-    if done is not None and done.get("fingerprint") == stage_fingerprint:
-        return {"reused": True, **done["result"]}
+    marker = map_dir(Path(shuffle_dir), part_index) / "_DONE.json"
+    result = finished(marker, stage_fingerprint)
+    if result is not None:
+        return {"reused": True, **result}
     started = time.perf_counter()
     table = read_arrow(signature_path)
     bands, rows = params.band_rows
@@ -120,7 +118,7 @@ def shuffle_map_task(
         "seconds": round(time.perf_counter() - started, 4),
         "peak_rss_mib": peak_rss_mib(),
     }
-    write_json_atomic(out / "_DONE.json", {"fingerprint": stage_fingerprint, "result": result})
+    mark_finished(marker, stage_fingerprint, result)
     return {"reused": False, **result}
 
 
@@ -138,16 +136,15 @@ def shuffle_reduce_task(
 ) -> dict:
     """Verified edges of one key range; writes int64 (E, 2) and returns counts."""
     path = edges_file(Path(edges_dir), range_index)
-    stats_path = path.with_suffix(".json")
-    done = read_json(stats_path)
-    if path.exists() and done is not None:
-        return {"reused": True, **done}
+    marker = path.with_suffix(".json")
+    stage_fingerprint = Path(edges_dir).name  # the folder is named by the fingerprint
+    result = finished(marker, stage_fingerprint)
+    if result is not None and path.exists():
+        return {"reused": True, **result}
     started = time.perf_counter()
-    tables = []
-    for part_index in part_indices:
-        with pa.memory_map(str(range_file(Path(shuffle_dir), part_index, range_index))) as src:
-            tables.append(ipc.open_file(src).read_all())
-    table = pa.concat_tables(tables)
+    table = pa.concat_tables(
+        [read_arrow(range_file(Path(shuffle_dir), p, range_index)) for p in part_indices]
+    )
     if table.num_rows:
         src, dst, stats = record_edges(
             table.column("band").to_numpy(),
@@ -170,5 +167,5 @@ def shuffle_reduce_task(
         "seconds": round(time.perf_counter() - started, 4),
         "peak_rss_mib": peak_rss_mib(),
     }
-    write_json_atomic(stats_path, result)
+    mark_finished(marker, stage_fingerprint, result)
     return {"reused": False, **result}

@@ -5,6 +5,10 @@ metadata under ``ouroboros``: the fingerprint of the parameters it depends on, t
 inputs it was made from (``repr`` of the input parts) and the task's small result
 dict. A rerun whose fingerprint and inputs match returns the stored result instead of
 recomputing; anything else recomputes and overwrites.
+
+A task that writes several files (a shuffle map writes one per key range) records its
+result last in a JSON completion marker instead (:func:`mark_finished`,
+:func:`finished`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
+
+from engine.run.atomic import read_json, write_json_atomic
 
 META_KEY = b"ouroboros"
 
@@ -67,3 +73,18 @@ def _inputs_key(inputs) -> list[str]:
     """Input parts (one or a list) as the list of their ``repr``."""
     items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     return [item if isinstance(item, str) else repr(item) for item in items]
+
+
+def finished(marker: str | os.PathLike, fingerprint: str) -> dict | None:
+    """The result recorded by :func:`mark_finished` in ``marker`` (a JSON completion
+    marker, written last, for outputs made of several files) when ``fingerprint``
+    matches; None when the work must be redone."""
+    done = read_json(marker)
+    if done is None or done.get("fingerprint") != fingerprint:
+        return None
+    return done.get("result")
+
+
+def mark_finished(marker: str | os.PathLike, fingerprint: str, result: dict) -> None:
+    """Record that the files a task writes before ``marker`` are complete."""
+    write_json_atomic(marker, {"fingerprint": fingerprint, "result": result})
