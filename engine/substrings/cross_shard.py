@@ -4,12 +4,13 @@
 suffix array's worth of text). It gives the result of one suffix array over the
 *whole* corpus without building it: documents that can share a substring of
 ``min_span`` bytes are found first with winnowed fingerprints, then the exact
-machinery (:func:`engine.substrings.spans.repeated_spans_arrays`) runs on each such group of
-documents.
+machinery (:func:`engine.substrings.spans.repeated_spans_arrays`) runs on each such
+group of documents.
 
-Stages (each a set of plain functions run by one :class:`engine.run.dask_runner.Runner`, the
-caller's or a :func:`engine.run.dask_runner.session` of its own; every file is written to a
-temporary name and renamed):
+Stages (each a set of plain functions run by one :class:`engine.run.dask_runner.Runner`,
+the caller's or a :func:`engine.run.dask_runner.session` of its own; every file is
+written atomically, :mod:`engine.run.atomic`; the tasks of stages 1 and 2 live in
+:mod:`engine.substrings.fingerprints`):
 
 1. **Fingerprints** (a task per input part). For each document (its UTF-8 bytes) hash
    every k-gram (``k = min(k, min_span)`` bytes) and select winnowing fingerprints
@@ -37,8 +38,8 @@ temporary name and renamed):
    and its processed documents are written to ``work/group-texts/part-NNNNN.arrow``
    sorted by (batch, doc).
 5. **Spans** (a task per batch): the batch's documents, in global order, go through
-   :func:`engine.substrings.spans.repeated_spans_arrays` with the same ``min_span`` and ``keep``;
-   rows are written to ``work/group-spans/batch-BBBBB.arrow``. The driver sorts all
+   :func:`engine.substrings.spans.repeated_spans_arrays` with the same ``min_span`` and
+   ``keep``; rows are written to ``work/group-spans/batch-BBBBB.arrow``. The driver sorts all
    rows by (global document index, start).
 
 Why this equals one suffix array over the whole corpus (proof sketch):
@@ -82,29 +83,32 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
-from engine.io.inputs import InputPart, ReadReport, read_part
-from engine.run.atomic import write_arrow_atomic, write_npy_atomic
+from engine.io import InputPart, ReadReport, read_part
+from engine.run.atomic import read_arrow, write_arrow_atomic
 from engine.run.dask_runner import Runner, session
-from engine.run.progress import Progress
+from engine.run.summary import merged_report, rounded
+from engine.substrings.fingerprints import (
+    DOC_DTYPE,
+    default_ranges,
+    docs_file,
+    edges_file,
+    fingerprint_task,
+    reduce_task,
+)
 from engine.substrings.options import SubstrOptions
-from engine.substrings.spans import KEEP_RULES, SPANS_SCHEMA, repeated_spans_arrays
+from engine.substrings.spans import KEEP_RULES, SPANS_SCHEMA, repeated_spans_arrays, spans_table
 from kernels.backend import resolve_backend
 from kernels.union_find import connected_components
-from kernels.winnow import fingerprint_ranges, winnow_documents
 
 log = logging.getLogger("ouroboros")
 
-FINGERPRINT_DTYPE = np.dtype([("fingerprint", "<u8"), ("doc", "<i8")])
-DOC_DTYPE = np.dtype([("n_bytes", "<i8"), ("self_repeat", "?")])
 STAGE_DIRS = ("fingerprints", "edges", "group-texts", "group-spans")
-RANGE_TARGET_BYTES = 64 * 2**20  # fingerprint bytes per range file set, for the default
-MAX_DEFAULT_RANGES = 1024
 
 _TEXTS_SCHEMA = pa.schema(
     [
@@ -120,22 +124,6 @@ _BATCH_SPANS_SCHEMA = pa.schema([("doc_index", pa.int64()), *SPANS_SCHEMA])
 # --------------------------------------------------------------------------- files
 
 
-def _map_dir(work: Path, map_index: int) -> Path:
-    return work / "fingerprints" / f"map-{map_index:05d}"
-
-
-def _range_file(work: Path, map_index: int, range_index: int) -> Path:
-    return _map_dir(work, map_index) / f"range-{range_index:04d}.npy"
-
-
-def _docs_file(work: Path, map_index: int) -> Path:
-    return _map_dir(work, map_index) / "docs.npy"
-
-
-def _edges_file(work: Path, range_index: int) -> Path:
-    return work / "edges" / f"range-{range_index:04d}.npy"
-
-
 def _texts_file(work: Path, map_index: int) -> Path:
     return work / "group-texts" / f"part-{map_index:05d}.arrow"
 
@@ -144,154 +132,7 @@ def _batch_spans_file(work: Path, batch_index: int) -> Path:
     return work / "group-spans" / f"batch-{batch_index:05d}.arrow"
 
 
-def _read_arrow(path: Path) -> pa.Table:
-    return ipc.open_file(pa.memory_map(str(path))).read_all()
-
-
-def _packed_texts(column: pa.ChunkedArray):
-    """Yield (data uint8 (bytes,), offsets int64 (n + 1,)) per chunk, zero-copy."""
-    for chunk in column.chunks:
-        chunk = chunk.cast(pa.large_binary())
-        buffers = chunk.buffers()
-        offsets = np.frombuffer(buffers[1], dtype=np.int64)[
-            chunk.offset : chunk.offset + len(chunk) + 1
-        ]
-        if buffers[2] is None:
-            data = np.zeros(0, dtype=np.uint8)
-        else:
-            data = np.frombuffer(buffers[2], dtype=np.uint8)
-        yield data, offsets
-
-
-def _read(part: InputPart, options: SubstrOptions, report: ReadReport):
-    return read_part(
-        part,
-        text_column=options.text_column,
-        id_column=options.id_column,
-        strict=options.strict,
-        report=report,
-    )
-
-
 # --------------------------------------------------------------------------- tasks
-
-
-def fingerprint_task(
-    map_index: int,
-    part: InputPart,
-    options: SubstrOptions,
-    k: int,
-    w: int,
-    n_ranges: int,
-    work: str,
-) -> dict:
-    """Stage 1 for one part: winnowed fingerprints split into ``n_ranges`` files.
-
-    Returns:
-        ``documents``, ``bytes`` (UTF-8), ``fingerprints`` (distinct per document),
-        ``report`` (the part's :class:`ReadReport` as a dict).
-    """
-    work_dir = Path(work)
-    report = ReadReport()
-    fingerprint_chunks: list[np.ndarray] = []
-    doc_chunks: list[np.ndarray] = []
-    n_bytes_chunks: list[np.ndarray] = []
-    repeat_chunks: list[np.ndarray] = []
-    n_docs = 0
-    for table in _read(part, options, report):
-        for data, offsets in _packed_texts(table.column("text")):
-            fingerprints, doc, self_repeat = winnow_documents(data, offsets, k, w)
-            fingerprint_chunks.append(fingerprints)
-            doc_chunks.append(doc + n_docs)
-            n_bytes_chunks.append(np.diff(offsets))
-            repeat_chunks.append(self_repeat)
-            n_docs += len(offsets) - 1
-    fingerprints = np.concatenate(fingerprint_chunks) if fingerprint_chunks else np.zeros(0, "<u8")
-    docs = np.concatenate(doc_chunks) if doc_chunks else np.zeros(0, "<i8")
-    ranges = fingerprint_ranges(fingerprints, n_ranges)
-    order = np.argsort(ranges, kind="stable")
-    bounds = np.searchsorted(ranges[order], np.arange(n_ranges + 1))
-    for r in range(n_ranges):
-        lo, hi = int(bounds[r]), int(bounds[r + 1])
-        if hi > lo:
-            records = np.empty(hi - lo, dtype=FINGERPRINT_DTYPE)
-            records["fingerprint"] = fingerprints[order[lo:hi]]
-            records["doc"] = docs[order[lo:hi]]
-            write_npy_atomic(_range_file(work_dir, map_index, r), records)
-    doc_info = np.empty(n_docs, dtype=DOC_DTYPE)
-    doc_info["n_bytes"] = np.concatenate(n_bytes_chunks) if n_bytes_chunks else 0
-    doc_info["self_repeat"] = np.concatenate(repeat_chunks) if repeat_chunks else False
-    write_npy_atomic(_docs_file(work_dir, map_index), doc_info)
-    return {
-        "documents": n_docs,
-        "bytes": int(doc_info["n_bytes"].sum()),
-        "fingerprints": int(fingerprints.shape[0]),
-        "report": report.to_dict(),
-    }
-
-
-def star_edges(fingerprints: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Star edges of fingerprint groups: the first document of a group to each other one.
-
-    Args:
-        fingerprints: (m,) uint64; docs: (m,) int64 global document indices.
-
-    Returns:
-        src, dst: (e,) int64, ``e = m - number of distinct fingerprints``; ``src`` is the
-        smallest document holding the fingerprint.
-    """
-    order = np.lexsort((docs, fingerprints))
-    fingerprints = fingerprints[order]
-    docs = docs[order]
-    is_head = np.ones(fingerprints.shape[0], dtype=np.bool_)
-    is_head[1:] = fingerprints[1:] != fingerprints[:-1]
-    head_doc = docs[is_head][np.cumsum(is_head) - 1]
-    return head_doc[~is_head], docs[~is_head]
-
-
-def spanning_forest(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Edges (e', 2) int64 with the connectivity of (src, dst): each node to its minimum.
-
-    ``e'`` is the number of nodes touched minus the number of components.
-    """
-    if src.shape[0] == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    nodes = np.unique(np.concatenate([src, dst]))
-    labels = connected_components(
-        nodes.shape[0], np.searchsorted(nodes, src), np.searchsorted(nodes, dst), backend="cpu"
-    )
-    linked = labels != np.arange(nodes.shape[0])
-    return np.stack([nodes[labels[linked]], nodes[linked]], axis=1)
-
-
-def reduce_task(range_index: int, map_offsets: np.ndarray, work: str) -> dict:
-    """Stage 2 for one fingerprint range: star edges, reduced to a spanning forest.
-
-    Args:
-        map_offsets: (n_maps,) int64 global index of each part's first document.
-
-    Returns:
-        ``fingerprints`` (pairs read), ``star_edges``, ``edges`` (forest edges written).
-    """
-    work_dir = Path(work)
-    fingerprint_chunks, doc_chunks = [], []
-    for map_index, offset in enumerate(map_offsets.tolist()):
-        path = _range_file(work_dir, map_index, range_index)
-        if path.exists():
-            records = np.load(path, allow_pickle=False)
-            fingerprint_chunks.append(records["fingerprint"])
-            doc_chunks.append(records["doc"] + offset)
-    if not fingerprint_chunks:
-        return {"fingerprints": 0, "star_edges": 0, "edges": 0}
-    src, dst = star_edges(np.concatenate(fingerprint_chunks), np.concatenate(doc_chunks))
-    forest = spanning_forest(src, dst)
-    if forest.shape[0]:
-        write_npy_atomic(_edges_file(work_dir, range_index), forest)
-    return {
-        "fingerprints": int(sum(c.shape[0] for c in fingerprint_chunks)),
-        "star_edges": int(src.shape[0]),
-        "edges": int(forest.shape[0]),
-    }
 
 
 def texts_task(
@@ -311,7 +152,7 @@ def texts_task(
     report = ReadReport()  # counted in stage 1 already
     pieces: list[pa.Table] = []
     row = 0
-    for table in _read(part, options, report):
+    for table in read_part(part, report=report, **options.read.read_part_kwargs()):
         n = table.num_rows
         batch = batch_of_row[row : row + n]
         if batch.shape[0] != n:
@@ -348,11 +189,15 @@ def texts_task(
 def spans_task(
     batch_index: int, map_indices: list[int], options: SubstrOptions, backend: str, work: str
 ) -> dict:
-    """Stage 5 for one batch: exact spans over its documents (global order)."""
+    """Stage 5 for one batch: exact spans over its documents (global order).
+
+    Args:
+        map_indices: ascending indices of the parts holding the batch's documents.
+    """
     work_dir = Path(work)
     pieces = []
     for map_index in map_indices:  # ascending: parts in input order
-        table = _read_arrow(_texts_file(work_dir, map_index))
+        table = read_arrow(_texts_file(work_dir, map_index))
         batch = table.column("batch").to_numpy()
         lo, hi = np.searchsorted(batch, [batch_index, batch_index + 1])
         pieces.append(table.slice(int(lo), int(hi - lo)))
@@ -362,16 +207,8 @@ def spans_task(
     spans = repeated_spans_arrays(
         table.column("text"), min_span=options.min_span, keep=options.keep, backend=backend
     )
-    out = pa.Table.from_arrays(
-        [
-            pa.array(docs[spans["doc_index"]], type=pa.int64()),
-            ids.take(pa.array(spans["doc_index"])),
-            pa.array(spans["start"], type=pa.int64()),
-            pa.array(spans["end"], type=pa.int64()),
-            ids.take(pa.array(spans["source_doc_index"])),
-            pa.array(spans["source_start"], type=pa.int64()),
-        ],
-        schema=_BATCH_SPANS_SCHEMA,
+    out = spans_table(spans, ids).add_column(
+        0, _BATCH_SPANS_SCHEMA.field("doc_index"), pa.array(docs[spans["doc_index"]], pa.int64())
     )
     write_arrow_atomic(_batch_spans_file(work_dir, batch_index), out)
     return {"documents": table.num_rows, "spans": out.num_rows}
@@ -425,23 +262,10 @@ def plan_batches(
     return batch_of_doc, counts
 
 
-def default_ranges(parts: list[InputPart], min_span: int, k: int) -> int:
-    """Ranges for about 64 MiB of fingerprint pairs each (16 bytes per pair, density
-    about 2 / (w + 1) per input byte), between 1 and 1024."""
-    w = min_span - k + 1
-    expected = 16 * 2 * sum(p.size_bytes for p in parts) / (w + 1)
-    return int(min(MAX_DEFAULT_RANGES, max(1, -(-expected // RANGE_TARGET_BYTES))))
-
-
 def _check_int(name: str, value, low: int, hint: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}; {hint}")
     return int(value)
-
-
-def _extend(progress: Progress | None, n: int) -> None:
-    if progress is not None:
-        progress.total += n
 
 
 def substr_across_shards(
@@ -450,34 +274,35 @@ def substr_across_shards(
     options: SubstrOptions,
     backend: str,
     work: Path,
-    scheduler: str,
-    workers: int | None,
+    scheduler: str = "local",
+    workers: int | None = None,
     n_ranges: int | None = None,
     k: int = 32,
-    progress: Progress | None = None,
+    progress: bool = False,
     runner: Runner | None = None,
 ) -> tuple[pa.Table, dict]:
     """Repeated spans of the whole corpus, exact across parts and shards.
 
-    Equal, row for row, to :func:`engine.substrings.spans.repeated_spans` over all documents of
-    ``parts`` in one call (see the module docstring for the method and the proof).
+    Equal, row for row, to :func:`engine.substrings.spans.repeated_spans` over all
+    documents of ``parts`` in one call (see the module docstring for the method and the
+    proof).
 
     Args:
-        parts: input parts in input order (:func:`engine.io.inputs.plan_parts`).
-        options: ``min_span``, ``keep``, ``text_column``, ``id_column``, ``strict``;
-            ``shard_size`` is the byte budget of one exact call (a larger group of
-            documents is still processed in one call and counted).
+        parts: input parts in input order (:func:`engine.io.plan_parts`).
+        options: ``min_span``, ``keep`` and ``read``; ``shard_size`` is the byte budget
+            of one exact call (a larger group of documents is still processed in one
+            call and counted).
         backend: "cpu", "cuda" or "auto", for the exact suffix-array stage (the
             fingerprints and components run on the CPU).
         work: folder for the stage files (its subfolders ``fingerprints``, ``edges``,
             ``group-texts``, ``group-spans`` are cleared first and removed at the end).
-        scheduler, workers: as for :func:`engine.run.dask_runner.session`; used only when no
-            ``runner`` is given (then one session serves all stages).
+        scheduler, workers: as for :func:`engine.run.dask_runner.session`; used only
+            when no ``runner`` is given (then one session serves all stages).
         n_ranges: fingerprint ranges (reduce tasks); None: about 64 MiB of pairs each.
         k: k-gram length in bytes; ``min(k, min_span)`` is used.
-        progress: ticked once per task of every stage; its ``total`` is raised as the
-            stages are planned.
-        runner: the caller's :class:`engine.run.dask_runner.Runner` (one Dask session per run).
+        progress: show a progress bar (or log lines) per stage.
+        runner: the caller's :class:`engine.run.dask_runner.Runner` (one Dask session
+            per run).
 
     Returns:
         spans: ``SPANS_SCHEMA`` table ordered by (global document index, start).
@@ -504,125 +329,155 @@ def substr_across_shards(
     w = min_span - k + 1
     if n_ranges is None:
         n_ranges = default_ranges(parts, min_span, k)
-    backend = resolve_backend(backend)
+    job = _CrossJob(parts, options, resolve_backend(backend), Path(work), k, w, n_ranges, progress)
     if runner is None:
         with session(scheduler, workers) as own_runner:
-            return _across_shards(
-                parts, options, backend, Path(work), k, w, n_ranges, progress, own_runner
-            )
-    return _across_shards(parts, options, backend, Path(work), k, w, n_ranges, progress, runner)
+            return _across_shards(job, own_runner)
+    return _across_shards(job, runner)
 
 
-def _across_shards(
-    parts: list[InputPart],
-    options: SubstrOptions,
-    backend: str,
-    work: Path,
-    k: int,
-    w: int,
-    n_ranges: int,
-    progress: Progress | None,
-    runner: Runner,
-) -> tuple[pa.Table, dict]:
-    """The body of :func:`substr_across_shards`, with validated parameters."""
+@dataclass
+class _CrossJob:
+    """The validated parameters of one :func:`substr_across_shards` call."""
+
+    parts: list[InputPart]
+    options: SubstrOptions
+    backend: str
+    work: Path
+    k: int
+    w: int
+    n_ranges: int
+    progress: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def stage(self, runner: Runner, name: str, func, args_list: list[tuple]) -> list:
+        return runner.stage(name, func, args_list, show=self.progress, timings=self.timings)
+
+
+def _across_shards(job: _CrossJob, runner: Runner) -> tuple[pa.Table, dict]:
+    """The five stages of the module docstring, in order."""
     for name in STAGE_DIRS:
-        shutil.rmtree(work / name, ignore_errors=True)
-    timings: dict[str, float] = {}
-
-    t0 = time.perf_counter()
-    _extend(progress, len(parts) + n_ranges)
-    maps = runner.run(
+        shutil.rmtree(job.work / name, ignore_errors=True)
+    maps = job.stage(
+        runner,
+        "fingerprints",
         fingerprint_task,
-        [(i, part, options, k, w, n_ranges, str(work)) for i, part in enumerate(parts)],
-        progress,
+        [
+            (i, part, job.options, job.k, job.w, job.n_ranges, str(job.work))
+            for i, part in enumerate(job.parts)
+        ],
     )
     docs_per_map = np.array([m["documents"] for m in maps], dtype=np.int64)
     map_offsets = np.concatenate([[0], np.cumsum(docs_per_map)]).astype(np.int64)
-    n_docs = int(map_offsets[-1])
-    timings["fingerprints"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    reduces = runner.run(
-        reduce_task, [(r, map_offsets[:-1], str(work)) for r in range(n_ranges)], progress
+    reduces = job.stage(
+        runner,
+        "reduce",
+        reduce_task,
+        [(r, map_offsets[:-1], str(job.work)) for r in range(job.n_ranges)],
     )
-    timings["reduce"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    edge_chunks = [
-        np.load(_edges_file(work, r), allow_pickle=False)
-        for r in range(n_ranges)
-        if reduces[r]["edges"]
-    ]
-    edges = np.concatenate(edge_chunks) if edge_chunks else np.zeros((0, 2), dtype=np.int64)
-    labels = connected_components(n_docs, edges[:, 0], edges[:, 1], backend="cpu")
-    doc_info = (
-        np.concatenate([np.load(_docs_file(work, i)) for i in range(len(parts))])
-        if parts
-        else np.zeros(0, dtype=DOC_DTYPE)
+    batch_of_doc, group_counts = _groups_stage(job, reduces, map_offsets)
+    _texts_stage(job, runner, batch_of_doc, map_offsets)
+    spans, span_doc_index = _spans_stage(
+        job, runner, batch_of_doc, map_offsets, group_counts["batches"]
     )
-    batch_of_doc, group_counts = plan_batches(
-        labels, doc_info["n_bytes"], doc_info["self_repeat"], options.shard_size
-    )
-    timings["groups"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    texts_args = []
-    for i, part in enumerate(parts):
-        rows = batch_of_doc[map_offsets[i] : map_offsets[i + 1]]
-        if (rows >= 0).any():
-            texts_args.append((i, part, int(map_offsets[i]), rows, options, str(work)))
-    _extend(progress, len(texts_args))
-    runner.run(texts_task, texts_args, progress)
-    timings["texts"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    processed = np.flatnonzero(batch_of_doc >= 0)
-    map_of_doc = np.searchsorted(map_offsets, processed, side="right") - 1
-    pairs = np.stack([batch_of_doc[processed], map_of_doc], axis=1)
-    pairs = np.unique(pairs, axis=0) if pairs.shape[0] else pairs
-    n_batches = group_counts["batches"]
-    bounds = np.searchsorted(pairs[:, 0], np.arange(n_batches + 1))
-    spans_args = [
-        (b, pairs[bounds[b] : bounds[b + 1], 1].tolist(), options, backend, str(work))
-        for b in range(n_batches)
-    ]
-    _extend(progress, len(spans_args))
-    runner.run(spans_task, spans_args, progress)
-    tables = [_read_arrow(_batch_spans_file(work, b)) for b in range(n_batches)]
-    spans = pa.concat_tables(tables) if tables else _BATCH_SPANS_SCHEMA.empty_table()
-    spans = spans.sort_by([("doc_index", "ascending"), ("start", "ascending")])
-    doc_index = spans.column("doc_index").to_numpy()
-    spans = spans.select(SPANS_SCHEMA.names).cast(SPANS_SCHEMA).combine_chunks()
-    timings["spans"] = time.perf_counter() - t0
-    del tables
     for name in STAGE_DIRS:
-        shutil.rmtree(work / name, ignore_errors=True)
+        shutil.rmtree(job.work / name, ignore_errors=True)
 
-    report = ReadReport()
-    for m in maps:
-        report = report.merge(ReadReport.from_dict(m["report"]))
     counts = {
-        "documents": n_docs,
+        "documents": int(map_offsets[-1]),
         "bytes": int(sum(m["bytes"] for m in maps)),
         "fingerprints": int(sum(m["fingerprints"] for m in maps)),
         "star_edges": int(sum(r["star_edges"] for r in reduces)),
-        "edges": int(edges.shape[0]),
         **group_counts,
-        "ranges": n_ranges,
-        "k": k,
-        "w": w,
+        "ranges": job.n_ranges,
+        "k": job.k,
+        "w": job.w,
         "spans": spans.num_rows,
-        "timings_s": {name: round(value, 4) for name, value in timings.items()},
-        "report": report.to_dict(),
+        "timings_s": rounded(job.timings),
+        "report": merged_report(ReadReport(), maps).to_dict(),
         "documents_per_part": docs_per_map.tolist(),
-        "span_doc_index": doc_index,
+        "span_doc_index": span_doc_index,
     }
     if group_counts["groups_over_budget"]:
         log.warning(
             "%d group(s) of documents exceed the %d-byte budget (largest %d bytes); each "
             "was processed in one call",
             group_counts["groups_over_budget"],
-            options.shard_size,
+            job.options.shard_size,
             group_counts["largest_group_bytes"],
         )
     return spans, counts
+
+
+def _groups_stage(
+    job: _CrossJob, reduces: list[dict], map_offsets: np.ndarray
+) -> tuple[np.ndarray, dict]:
+    """Stage 3 (driver): components of the forest edges, packed into batches.
+
+    Returns:
+        batch_of_doc: (n_docs,) int64, -1 = skipped (:func:`plan_batches`).
+        counts: ``edges`` and the counts of :func:`plan_batches`.
+    """
+    started = time.perf_counter()
+    edge_chunks = [
+        np.load(edges_file(job.work, r), allow_pickle=False)
+        for r in range(job.n_ranges)
+        if reduces[r]["edges"]
+    ]
+    edges = np.concatenate(edge_chunks) if edge_chunks else np.zeros((0, 2), dtype=np.int64)
+    labels = connected_components(int(map_offsets[-1]), edges[:, 0], edges[:, 1], backend="cpu")
+    doc_info = (
+        np.concatenate([np.load(docs_file(job.work, i)) for i in range(len(job.parts))])
+        if job.parts
+        else np.zeros(0, dtype=DOC_DTYPE)
+    )
+    batch_of_doc, counts = plan_batches(
+        labels, doc_info["n_bytes"], doc_info["self_repeat"], job.options.shard_size
+    )
+    job.timings["groups"] = time.perf_counter() - started
+    return batch_of_doc, {"edges": int(edges.shape[0]), **counts}
+
+
+def _texts_stage(
+    job: _CrossJob, runner: Runner, batch_of_doc: np.ndarray, map_offsets: np.ndarray
+) -> None:
+    """Stage 4: the processed documents of each part that holds any, to a file."""
+    args = []
+    for i, part in enumerate(job.parts):
+        rows = batch_of_doc[map_offsets[i] : map_offsets[i + 1]]
+        if (rows >= 0).any():
+            args.append((i, part, int(map_offsets[i]), rows, job.options, str(job.work)))
+    job.stage(runner, "texts", texts_task, args)
+
+
+def _spans_stage(
+    job: _CrossJob,
+    runner: Runner,
+    batch_of_doc: np.ndarray,
+    map_offsets: np.ndarray,
+    n_batches: int,
+) -> tuple[pa.Table, np.ndarray]:
+    """Stage 5: exact spans per batch, sorted by (global document index, start).
+
+    Returns:
+        spans: ``SPANS_SCHEMA`` table; span_doc_index: (len(spans),) int64 global
+        document index of each row.
+    """
+    processed = np.flatnonzero(batch_of_doc >= 0)
+    map_of_doc = np.searchsorted(map_offsets, processed, side="right") - 1
+    pairs = np.stack([batch_of_doc[processed], map_of_doc], axis=1)
+    pairs = np.unique(pairs, axis=0) if pairs.shape[0] else pairs
+    bounds = np.searchsorted(pairs[:, 0], np.arange(n_batches + 1))
+    args = [
+        (b, pairs[bounds[b] : bounds[b + 1], 1].tolist(), job.options, job.backend, str(job.work))
+        for b in range(n_batches)
+    ]
+    job.stage(runner, "spans", spans_task, args)
+    started = time.perf_counter()
+    tables = [read_arrow(_batch_spans_file(job.work, b)) for b in range(n_batches)]
+    spans = pa.concat_tables(tables) if tables else _BATCH_SPANS_SCHEMA.empty_table()
+    spans = spans.sort_by([("doc_index", "ascending"), ("start", "ascending")])
+    span_doc_index = spans.column("doc_index").to_numpy()
+    spans = spans.select(SPANS_SCHEMA.names).cast(SPANS_SCHEMA).combine_chunks()
+    job.timings["spans"] += time.perf_counter() - started
+    return spans, span_doc_index

@@ -1,48 +1,51 @@
-"""The repeated-substring pipeline over files: read -> shards -> spans.parquet.
+"""The repeated-substring pipeline over files (``ouroboros substr``): read -> spans.parquet.
 
 The result is always exact over the whole corpus: every substring of at least
 ``min_span`` bytes that occurs twice anywhere is found (:mod:`engine.substrings.spans`).
 
-- A corpus that fits one shard (``shard_size`` bytes of text) is one suffix array:
-  one task, resumable.
-- A larger corpus takes the cross-shard path (:mod:`engine.substrings.cross_shard`): winnowed
-  fingerprints route documents that share a substring of ``min_span`` bytes into the
-  same group, and each group's suffix array finds the exact spans. Memory per call is
-  about 20 bytes per byte of the group (boilerplate can chain large groups).
+Stages, in the order :func:`substr` runs them:
 
-Each shard task (scheduled by :mod:`engine.run.dask_runner`) writes
-``_work/spans/shard-NNNNN.parquet`` atomically, with its parameters in the file's
-metadata; a rerun with the same ``--out`` and parameters reuses finished shards.
-The driver concatenates them into ``spans.parquet``.
+1. **plan**: input parts (:func:`engine.io.plan_parts`), grouped into shards of at most
+   ``shard_size`` input bytes.
+2. **spans, single-shard path** (:mod:`engine.substrings.single_shard`): a corpus of one
+   shard is one suffix array: one task, resumable (``_work/spans/shard-NNNNN.parquet``,
+   stamped with its options and inputs). With ``write_deduped`` the task also writes
+   ``deduped/shard-NNNNN.parquet``.
+3. **spans, cross-shard path** (:mod:`engine.substrings.cross_shard`), when there are
+   several shards or the shard's text outgrew one call: winnowed fingerprints route
+   documents that share a substring of ``min_span`` bytes into the same group, and each
+   group's suffix array finds the exact spans (memory per call: about 20 bytes per byte
+   of the group; boilerplate can chain large groups). With ``write_deduped`` every part
+   is read again and written cut (``deduped/part-NNNNN.parquet``,
+   :mod:`engine.substrings.deduped`). This path recomputes; it does not resume.
+4. **write**: ``spans.parquet`` and ``summary.json``.
+
+Tasks are scheduled by :mod:`engine.run.dask_runner`, one session per run.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from engine.io.inputs import InputPart, ReadReport, parse_size, plan_parts, read_part
+from engine.io import InputPart, ReadOptions, ReadReport, parse_size, plan_parts
 from engine.run.atomic import write_json_atomic, write_parquet_atomic
-from engine.run.dask_runner import session
+from engine.run.dask_runner import Runner, session
 from engine.run.output import claim_output, output_folder
-from engine.run.progress import Progress, prefetch
+from engine.run.summary import merged_report, reused, rounded
 from engine.substrings.cross_shard import substr_across_shards
+from engine.substrings.deduped import write_cut_parts
 from engine.substrings.options import SubstrOptions
-from engine.substrings.spans import SPANS_SCHEMA, remove_spans, repeated_spans_arrays
+from engine.substrings.single_shard import group_shards, read_shard_spans, shard_task
+from engine.substrings.spans import KEEP_RULES
 from kernels.backend import resolve_backend
 
 log = logging.getLogger("ouroboros")
-
-META_KEY = b"ouroboros"
 
 
 @dataclass
@@ -58,242 +61,6 @@ class SubstrResult:
     spans: pa.Table
     summary: dict
     out: Path | None
-
-
-def group_shards(parts: list[InputPart], shard_size: int) -> list[list[InputPart]]:
-    """Consecutive parts grouped into shards of at most ``shard_size`` input bytes."""
-    shards: list[list[InputPart]] = []
-    current: list[InputPart] = []
-    current_bytes = 0
-    for part in parts:
-        if current and current_bytes + part.size_bytes > shard_size:
-            shards.append(current)
-            current, current_bytes = [], 0
-        current.append(part)
-        current_bytes += part.size_bytes
-    if current:
-        shards.append(current)
-    return shards
-
-
-def _shard_file(work: Path, index: int) -> Path:
-    return work / "spans" / f"shard-{index:05d}.parquet"
-
-
-def _reusable(path: Path, fingerprint: str, parts: list[InputPart]) -> dict | None:
-    if not path.exists():
-        return None
-    try:
-        raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
-    except (OSError, pa.ArrowInvalid):
-        return None
-    meta = json.loads(raw) if raw else None
-    if not meta or meta.get("fingerprint") != fingerprint:
-        return None
-    if meta.get("parts") != [repr(p) for p in parts]:
-        return None
-    return meta["result"]
-
-
-def shard_task(
-    index: int, parts: list[InputPart], options: SubstrOptions, backend: str, out: str
-) -> dict:
-    """Find repeated spans in one shard; returns counts and the read report."""
-    out_dir = Path(out)
-    path = _shard_file(out_dir / "_work", index)
-    fingerprint = options.fingerprint()
-    reused = _reusable(path, fingerprint, parts)
-    if reused is not None:
-        return {"reused": True, **reused}
-    started = time.perf_counter()
-    report = ReadReport()
-    tables: list[pa.Table] = []
-    deduped: list[pa.Table] = []
-    counts = {"documents": 0, "bytes": 0, "sub_shards": 0}
-    ids: list[str] = []
-    texts: list[bytes] = []
-    held = 0
-
-    def flush() -> None:
-        nonlocal ids, texts, held
-        if not texts:
-            return
-        spans = repeated_spans_arrays(
-            texts, min_span=options.min_span, keep=options.keep, backend=backend
-        )
-        id_array = pa.array(ids, type=pa.string())
-        tables.append(
-            pa.Table.from_arrays(
-                [
-                    id_array.take(pa.array(spans["doc_index"])),
-                    pa.array(spans["start"], type=pa.int64()),
-                    pa.array(spans["end"], type=pa.int64()),
-                    id_array.take(pa.array(spans["source_doc_index"])),
-                    pa.array(spans["source_start"], type=pa.int64()),
-                ],
-                schema=SPANS_SCHEMA,
-            )
-        )
-        if options.write_deduped:
-            deduped.append(_cut_texts(ids, texts, spans))
-        counts["sub_shards"] += 1
-        ids, texts, held = [], [], 0
-
-    for part in parts:
-        batches = read_part(
-            part,
-            text_column=options.text_column,
-            id_column=options.id_column,
-            strict=options.strict,
-            report=report,
-        )
-        for batch in prefetch(batches):
-            for doc_id, text in zip(
-                batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()
-            ):
-                data = text.encode("utf-8")
-                if held and held + len(data) > options.shard_size:
-                    flush()
-                ids.append(doc_id)
-                texts.append(data)
-                held += len(data)
-                counts["documents"] += 1
-                counts["bytes"] += len(data)
-    flush()
-
-    spans = pa.concat_tables(tables) if tables else SPANS_SCHEMA.empty_table()
-    result = {
-        **counts,
-        "spans": spans.num_rows,
-        "bytes_marked": int(
-            pc.sum(pc.subtract(spans.column("end"), spans.column("start"))).as_py() or 0
-        ),
-        "documents_with_spans": len(set(spans.column("doc_id").to_pylist())),
-        "seconds": round(time.perf_counter() - started, 4),
-        "report": report.to_dict(),
-    }
-    if options.write_deduped:
-        table = pa.concat_tables(deduped) if deduped else _DEDUPED_SCHEMA.empty_table()
-        write_parquet_atomic(out_dir / "deduped" / f"shard-{index:05d}.parquet", table)
-    meta = {"fingerprint": fingerprint, "parts": [repr(p) for p in parts], "result": result}
-    spans = spans.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
-    write_parquet_atomic(path, spans)
-    return {"reused": False, **result}
-
-
-_DEDUPED_SCHEMA = pa.schema([("doc_id", pa.string()), ("text", pa.large_string())])
-
-
-def _cut_texts(ids: list[str], texts: list[bytes], spans: dict) -> pa.Table:
-    """Every document of a sub-shard with its spans cut out (doc_id, text)."""
-    doc_index = spans["doc_index"]
-    bounds = np.searchsorted(doc_index, np.arange(len(texts) + 1))
-    out = []
-    for d, data in enumerate(texts):
-        lo, hi = bounds[d], bounds[d + 1]
-        if hi > lo:
-            data = remove_spans(data, spans["start"][lo:hi], spans["end"][lo:hi])
-        out.append(data.decode("utf-8", errors="replace"))
-    return pa.table(
-        {"doc_id": pa.array(ids, type=pa.string()), "text": pa.array(out, pa.large_string())},
-        schema=_DEDUPED_SCHEMA,
-    )
-
-
-def _counts(parts, shards, results, spans, cross) -> dict:
-    counts = {"partitions": len(parts), "shards": len(shards), "spans": spans.num_rows}
-    marked = pc.sum(pc.subtract(spans.column("end"), spans.column("start"))).as_py() or 0
-    counts["bytes_marked"] = int(marked)
-    counts["documents_with_spans"] = len(pc.unique(spans.column("doc_id"))) if len(spans) else 0
-    if cross is not None:
-        counts["path"] = "cross-shard"
-        counts["documents"] = cross["documents"]
-        counts["bytes"] = cross["bytes"]
-        counts["cross_shard"] = {
-            k: v
-            for k, v in cross.items()
-            if k not in ("documents", "bytes", "spans", "documents_per_part", "span_doc_index")
-        }
-        return counts
-    counts["path"] = "single-shard"
-    counts["shards_reused"] = sum(1 for r in results if r.get("reused"))
-    counts["sub_shards"] = sum(r["sub_shards"] for r in results)
-    counts["documents"] = sum(r["documents"] for r in results)
-    counts["bytes"] = sum(r["bytes"] for r in results)
-    return counts
-
-
-def cut_part_task(
-    part: InputPart,
-    doc_offset: int,
-    span_doc_index: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    options: SubstrOptions,
-    out: str,
-) -> str:
-    """Write ``deduped/part-NNNNN.parquet``: the part's documents with their spans cut.
-
-    ``span_doc_index``, ``starts``, ``ends``: int64 (k,) spans of this part's
-    documents (global document index, byte offsets), ordered by document then start.
-    """
-    report = ReadReport()
-    ids: list[str] = []
-    texts: list[str] = []
-    position = doc_offset
-    cursor = 0
-    for batch in read_part(
-        part,
-        text_column=options.text_column,
-        id_column=options.id_column,
-        strict=options.strict,
-        report=report,
-    ):
-        for doc_id, text in zip(
-            batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()
-        ):
-            stop = cursor
-            while stop < len(span_doc_index) and span_doc_index[stop] == position:
-                stop += 1
-            if stop > cursor:
-                data = remove_spans(text.encode("utf-8"), starts[cursor:stop], ends[cursor:stop])
-                text = data.decode("utf-8", errors="replace")
-            cursor = stop
-            ids.append(doc_id)
-            texts.append(text)
-            position += 1
-    path = Path(out) / "deduped" / f"part-{part.index:05d}.parquet"
-    write_parquet_atomic(
-        path,
-        pa.table(
-            {"doc_id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.large_string())},
-            schema=_DEDUPED_SCHEMA,
-        ),
-    )
-    return str(path)
-
-
-def _write_cut_parts(parts, spans, cross, options, out_dir, runner) -> None:
-    doc_index = cross["span_doc_index"]
-    starts = spans.column("start").to_numpy()
-    ends = spans.column("end").to_numpy()
-    offsets = np.concatenate([[0], np.cumsum(cross["documents_per_part"])]).astype(np.int64)
-    bounds = np.searchsorted(doc_index, offsets)
-    runner.run(
-        cut_part_task,
-        [
-            (
-                part,
-                int(offsets[i]),
-                doc_index[bounds[i] : bounds[i + 1]],
-                starts[bounds[i] : bounds[i + 1]],
-                ends[bounds[i] : bounds[i + 1]],
-                options,
-                str(out_dir),
-            )
-            for i, part in enumerate(parts)
-        ],
-    )
 
 
 def substr(
@@ -325,105 +92,172 @@ def substr(
         shard_size: text bytes one suffix array may hold; the result is exact over the
             whole corpus either way (see module docstring).
         write_deduped: also write ``out/deduped/*.parquet`` (per shard, or per input
-            part on the cross-shard path) with ``doc_id``
-            and the text with every span cut out.
+            part on the cross-shard path) with ``doc_id`` and the text with every span
+            cut out.
         Other arguments: as for :func:`engine.neardup.pipeline.dedup`.
     """
-    if isinstance(inputs, (str, Path)):
-        inputs = [inputs]
+    inputs = [str(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
     if min_span < 1:
         raise ValueError(f"min_span must be >= 1 byte, got {min_span}")
-    if keep not in ("first", "none"):
+    if keep not in KEEP_RULES:
         raise ValueError(f"keep must be 'first' or 'none' for substr, got {keep!r}")
     if write_deduped and out is None:
         raise ValueError("write_deduped needs an output folder: pass out=...")
-    resolved = resolve_backend(backend)
     options = SubstrOptions(
         min_span=int(min_span),
         keep=keep,
-        text_column=text_column,
-        id_column=id_column,
-        strict=strict,
         shard_size=parse_size(shard_size),
         write_deduped=write_deduped,
+        read=ReadOptions(text_column=text_column, id_column=id_column, strict=strict),
     )
+    backend = resolve_backend(backend)
     with output_folder(out) as out_dir:
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
+        started = time.perf_counter()
         plan_report = ReadReport()
-        parts = plan_parts([str(p) for p in inputs], parse_size(partition_size), plan_report)
-        shards = group_shards(parts, options.shard_size)
-        timings["plan"] = time.perf_counter() - t0
-
-        claim_output(out_dir, "substr", [str(p) for p in inputs])
-        t0 = time.perf_counter()
-        cross = None
-        with session(scheduler, workers) as runner:
-            use_cross = len(shards) > 1
-            if not use_cross:
-                with Progress(len(shards), "spans", enabled=progress) as bar:
-                    results = runner.run(
-                        shard_task,
-                        [(i, s, options, resolved, str(out_dir)) for i, s in enumerate(shards)],
-                        progress=bar,
-                    )
-                # more text than one shard holds (e.g. a compressed file): not exact
-                use_cross = sum(r["sub_shards"] for r in results) > 1
-            if use_cross:
-                # exact over the whole corpus: route documents that share long
-                # substrings together (engine.substrings.cross_shard), whatever the shards
-                with Progress(0, "spans", enabled=progress) as bar:
-                    spans, cross = substr_across_shards(
-                        parts,
-                        options=options,
-                        backend=resolved,
-                        work=out_dir / "_work" / "cross",
-                        scheduler=scheduler,
-                        workers=workers,
-                        progress=bar,
-                        runner=runner,
-                    )
-                results = [{"report": cross.pop("report")}]
-                if write_deduped:
-                    shutil.rmtree(out_dir / "deduped", ignore_errors=True)
-                    _write_cut_parts(parts, spans, cross, options, out_dir, runner)
-            else:
-                tables = [
-                    pq.read_table(_shard_file(out_dir / "_work", i)).replace_schema_metadata(None)
-                    for i in range(len(shards))
-                ]
-                spans = pa.concat_tables(tables) if tables else SPANS_SCHEMA.empty_table()
-        timings["spans"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        if out is not None:
-            write_parquet_atomic(out_dir / "spans.parquet", spans)
-        timings["write"] = time.perf_counter() - t0
-
-        report = plan_report
-        for result in results:
-            report = report.merge(ReadReport.from_dict(result["report"]))
-        summary = {
-            "command": "substr",
-            "inputs": [str(p) for p in inputs],
-            "parameters": {
-                **{k: v for k, v in options.__dict__.items()},
-                "partition_size": parse_size(partition_size),
-            },
-            "backend": resolved,
-            "scheduler": scheduler,
-            "counts": _counts(parts, shards, results, spans, cross),
-            "read": report.to_dict(),
-            "timings_s": {k: round(v, 4) for k, v in timings.items()},
-        }
-        if out is not None:
-            write_json_atomic(out_dir / "summary.json", summary)
-        counts = summary["counts"]
-        log.info(
-            "%d documents, %d spans, %d of %d bytes marked for removal",
-            counts["documents"],
-            counts["spans"],
-            counts["bytes_marked"],
-            counts["bytes"],
+        parts = plan_parts(inputs, parse_size(partition_size), plan_report)
+        job = SubstrJob(
+            inputs=inputs,
+            parts=parts,
+            shards=group_shards(parts, options.shard_size),
+            plan_report=plan_report,
+            out_dir=out_dir,
+            in_memory=out is None,
+            options=options,
+            backend=backend,
+            scheduler=scheduler,
+            partition_size=parse_size(partition_size),
+            progress=progress,
         )
-        return SubstrResult(spans, summary, None if out is None else out_dir)
+        job.timings["plan"] = time.perf_counter() - started
+        claim_output(out_dir, "substr", inputs)
+        started = time.perf_counter()
+        with session(scheduler, workers) as runner:
+            found = single_shard_stage(job, runner)
+            if found is None:
+                found = cross_shard_stage(job, runner)
+        job.timings["spans"] = time.perf_counter() - started
+        summary = write_stage(job, found)
+        return SubstrResult(found.spans, summary, None if job.in_memory else out_dir)
+
+
+@dataclass
+class SubstrJob:
+    """Everything the stages of one substr run share."""
+
+    inputs: list[str]
+    parts: list[InputPart]
+    shards: list[list[InputPart]]
+    plan_report: ReadReport
+    out_dir: Path
+    in_memory: bool
+    options: SubstrOptions
+    backend: str
+    scheduler: str
+    partition_size: int
+    progress: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def work(self) -> Path:
+        return self.out_dir / "_work"
+
+
+@dataclass
+class FoundSpans:
+    """The spans of the whole corpus and how they were found.
+
+    Attributes:
+        spans: ``SPANS_SCHEMA`` table ordered by (document in input order, start).
+        results: task results, each with a ``report`` (a ReadReport as a dict).
+        counts: the counts of the path taken (``path``, ``documents``, ``bytes``, ...).
+    """
+
+    spans: pa.Table
+    results: list[dict]
+    counts: dict
+
+
+def single_shard_stage(job: SubstrJob, runner: Runner) -> FoundSpans | None:
+    """Stage 2: one suffix array; None when the corpus needs the cross-shard path."""
+    if len(job.shards) > 1:
+        return None
+    results = runner.stage(
+        "spans",
+        shard_task,
+        [(i, s, job.options, job.backend, str(job.out_dir)) for i, s in enumerate(job.shards)],
+        show=job.progress,
+    )
+    if sum(r["sub_shards"] for r in results) > 1:
+        return None  # more text than one call holds (e.g. a compressed file): not exact
+    counts = {
+        "path": "single-shard",
+        "shards_reused": reused(results),
+        "sub_shards": sum(r["sub_shards"] for r in results),
+        "documents": sum(r["documents"] for r in results),
+        "bytes": sum(r["bytes"] for r in results),
+    }
+    return FoundSpans(read_shard_spans(job.work, len(job.shards)), results, counts)
+
+
+def cross_shard_stage(job: SubstrJob, runner: Runner) -> FoundSpans:
+    """Stage 3: exact over every shard (and ``deduped/`` part by part)."""
+    spans, cross = substr_across_shards(
+        job.parts,
+        options=job.options,
+        backend=job.backend,
+        work=job.work / "cross",
+        progress=job.progress,
+        runner=runner,
+    )
+    report = cross.pop("report")
+    span_doc_index = cross.pop("span_doc_index")
+    documents_per_part = cross.pop("documents_per_part")
+    if job.options.write_deduped:
+        write_cut_parts(
+            runner, job.parts, spans, span_doc_index, documents_per_part, job.options, job.out_dir
+        )
+    counts = {
+        "path": "cross-shard",
+        "documents": cross["documents"],
+        "bytes": cross["bytes"],
+        "cross_shard": {k: v for k, v in cross.items() if k not in ("documents", "bytes", "spans")},
+    }
+    return FoundSpans(spans, [{"report": report}], counts)
+
+
+def write_stage(job: SubstrJob, found: FoundSpans) -> dict:
+    """Stage 4: ``spans.parquet`` and ``summary.json`` (unless in memory); the summary."""
+    started = time.perf_counter()
+    if not job.in_memory:
+        write_parquet_atomic(job.out_dir / "spans.parquet", found.spans)
+    job.timings["write"] = time.perf_counter() - started
+    spans = found.spans
+    marked = pc.sum(pc.subtract(spans.column("end"), spans.column("start"))).as_py() or 0
+    counts = {
+        "partitions": len(job.parts),
+        "shards": len(job.shards),
+        "spans": spans.num_rows,
+        "bytes_marked": int(marked),
+        "documents_with_spans": len(pc.unique(spans.column("doc_id"))) if len(spans) else 0,
+        **found.counts,
+    }
+    summary = {
+        "command": "substr",
+        "inputs": job.inputs,
+        "parameters": {**job.options.parameters(), "partition_size": job.partition_size},
+        "backend": job.backend,
+        "scheduler": job.scheduler,
+        "counts": counts,
+        "read": merged_report(job.plan_report, found.results).to_dict(),
+        "timings_s": rounded(job.timings),
+    }
+    if not job.in_memory:
+        write_json_atomic(job.out_dir / "summary.json", summary)
+    log.info(
+        "%d documents, %d spans, %d of %d bytes marked for removal",
+        counts["documents"],
+        counts["spans"],
+        counts["bytes_marked"],
+        counts["bytes"],
+    )
+    return summary

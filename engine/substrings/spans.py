@@ -12,6 +12,7 @@ Better", google-research/deduplicate-text-datasets):
    separators) keeps pydivsufsort usable on the CPU and halves the memory.
 2. **Suffix array + LCP** of the packed text (``kernels.suffix_array``,
    ``kernels.lcp``; the LCP is capped at ``min_span``, all the threshold needs).
+   Steps 3-6 are the compiled functions of :mod:`kernels.spans`.
 3. **Windows.** For every position ``p`` whose window ``[p, p + min_span)`` lies inside
    its document, the window is *repeated* when the same ``min_span`` bytes start at
    another such position. All suffixes starting with the same ``min_span`` bytes are
@@ -52,12 +53,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numba
 import numpy as np
 import pyarrow as pa
 
 from kernels.backend import resolve_backend, to_device, to_host
 from kernels.lcp import lcp_array
+from kernels.spans import (
+    MODE_ACROSS,
+    MODE_FIRST,
+    MODE_NONE,
+    mark_windows,
+    merge_and_snap,
+    window_starts,
+)
 from kernels.suffix_array import suffix_array
 
 SEPARATOR = np.uint8(0xFF)
@@ -72,11 +80,6 @@ SPANS_SCHEMA = pa.schema(
         ("source_start", pa.int64()),
     ]
 )
-
-_MODE_FIRST = np.int64(0)
-_MODE_NONE = np.int64(1)
-_MODE_ACROSS = np.int64(2)
-_NONE = np.int64(-1)
 
 
 # ---------------------------------------------------------------------------
@@ -141,127 +144,9 @@ def pack_with_separators(texts: Sequence[bytes | str]) -> tuple[np.ndarray, np.n
         np.cumsum(np.fromiter((len(d) + 1 for d in docs), np.int64, len(docs)), out=doc_starts[1:])
     if not docs:
         return np.zeros(0, dtype=np.uint8), doc_starts
-    joined = b"\xff".join(docs) + b"\xff"
+    separator = SEPARATOR.tobytes()
+    joined = separator.join(docs) + separator
     return np.frombuffer(joined, dtype=np.uint8).copy(), doc_starts
-
-
-# ---------------------------------------------------------------------------
-# Span logic (njit, host)
-# ---------------------------------------------------------------------------
-
-
-@numba.njit(cache=True)
-def _is_continuation(byte):
-    """True for a UTF-8 continuation byte 0b10xxxxxx."""
-    return (np.uint8(byte) & np.uint8(0xC0)) == np.uint8(0x80)
-
-
-@numba.njit(cache=True)
-def _window_starts(doc_starts, n_docs, min_span, total):
-    """valid[p] = window [p, p + min_span) lies inside p's document."""
-    valid = np.zeros(total, dtype=np.bool_)
-    for d in range(n_docs):
-        first = doc_starts[d]
-        end = doc_starts[d + 1] - 1  # separator position
-        for p in range(first, end - min_span + 1):
-            valid[p] = True
-    return valid
-
-
-@numba.njit(cache=True)
-def _mark_windows(sa, lcp, valid, min_span, mode, reference_start):
-    """sources[p] = global position of the source copy of window p, or -1 (unmarked)."""
-    total = sa.shape[0]
-    sources = np.full(total, _NONE, dtype=np.int64)
-    big = np.int64(total)
-    j = 0
-    while j < total:
-        k = j + 1
-        while k < total and lcp[k] >= min_span:
-            k += 1
-        if k - j >= 2:
-            first = big
-            second = big
-            first_reference = big
-            count = 0
-            for t in range(j, k):
-                p = sa[t]
-                if not valid[p]:
-                    continue
-                count += 1
-                if p < first:
-                    second = first
-                    first = p
-                elif p < second:
-                    second = p
-                if p >= reference_start and p < first_reference:
-                    first_reference = p
-            if mode == _MODE_ACROSS:
-                if first_reference < big:
-                    for t in range(j, k):
-                        p = sa[t]
-                        if valid[p] and p < reference_start:
-                            sources[p] = first_reference
-            elif count >= 2:
-                for t in range(j, k):
-                    p = sa[t]
-                    if not valid[p]:
-                        continue
-                    if p != first:
-                        sources[p] = first
-                    elif mode == _MODE_NONE:
-                        sources[p] = second
-        j = k
-    return sources
-
-
-@numba.njit(cache=True)
-def _merge_and_snap(data, doc_starts, n_text_docs, sources, min_span):
-    """Merged, UTF-8-snapped ranges: (doc, start, end, source global position), local bytes."""
-    n_marked = 0
-    for d in range(n_text_docs):
-        for p in range(doc_starts[d], doc_starts[d + 1] - 1):
-            if sources[p] >= 0:
-                n_marked += 1
-    out_doc = np.empty(n_marked, dtype=np.int64)
-    out_start = np.empty(n_marked, dtype=np.int64)
-    out_end = np.empty(n_marked, dtype=np.int64)
-    out_source = np.empty(n_marked, dtype=np.int64)
-    count = 0
-    for d in range(n_text_docs):
-        doc_first = doc_starts[d]
-        doc_end = doc_starts[d + 1] - 1
-        open_start = _NONE
-        open_end = _NONE
-        for p in range(doc_first, doc_end + 1):
-            marked = p < doc_end and sources[p] >= 0
-            if marked and open_start >= 0 and p <= open_end:
-                open_end = p + min_span
-                continue
-            if open_start >= 0 and (marked or p == doc_end):
-                start = open_start
-                end = open_end
-                while start < end and _is_continuation(data[start]):
-                    start += 1
-                while end > start and end < doc_end and _is_continuation(data[end]):
-                    end -= 1
-                if start < end:
-                    # the leftmost marked window holding the (snapped) first byte
-                    window = open_start
-                    if start > open_start:
-                        window = max(open_start, start - min_span + 1)
-                        while sources[window] < 0:
-                            window += 1
-                    out_doc[count] = d
-                    out_start[count] = start - doc_first
-                    out_end[count] = end - doc_first
-                    out_source[count] = sources[window] + (start - window)
-                    count += 1
-                open_start = _NONE
-            if marked:
-                open_start = p
-                open_end = p + min_span
-    return out_doc[:count], out_start[:count], out_end[:count], out_source[:count]
 
 
 # ---------------------------------------------------------------------------
@@ -289,6 +174,18 @@ def _empty_arrays(with_reference: bool) -> dict[str, np.ndarray]:
     if with_reference:
         out["source_is_reference"] = np.zeros(0, dtype=np.bool_)
     return out
+
+
+def _suffix_array_and_lcp(data: np.ndarray, max_lcp: int, backend: str):
+    """Host (sa, lcp) of ``data``, each (len(data),) int64; the LCP capped at ``max_lcp``
+    bytes. Built on ``backend`` ("cpu" or "cuda")."""
+    if backend == "cpu":
+        sa = suffix_array(data, backend="cpu")
+        return sa, lcp_array(data, sa, backend="cpu", max_lcp=max_lcp)
+    device_data = to_device(data, backend)
+    device_sa = suffix_array(device_data, backend=backend)
+    lcp = to_host(lcp_array(device_data, device_sa, backend=backend, max_lcp=max_lcp))
+    return to_host(device_sa), lcp
 
 
 def repeated_spans_arrays(
@@ -341,23 +238,15 @@ def repeated_spans_arrays(
     total = int(data.shape[0])
     min_span = np.int64(min_span)
     reference_start = np.int64(doc_starts[n_text_docs])
-    mode = _MODE_ACROSS if with_reference else (_MODE_FIRST if keep == "first" else _MODE_NONE)
+    mode = MODE_ACROSS if with_reference else (MODE_FIRST if keep == "first" else MODE_NONE)
 
-    valid = _window_starts(doc_starts, np.int64(len(doc_starts) - 1), min_span, np.int64(total))
+    valid = window_starts(doc_starts, np.int64(len(doc_starts) - 1), min_span, np.int64(total))
     if not valid.any():
         return _empty_arrays(with_reference)
-    if backend == "cpu":
-        sa = suffix_array(data, backend="cpu")
-        lcp = lcp_array(data, sa, backend="cpu", max_lcp=int(min_span))
-    else:
-        device_data = to_device(data, backend)
-        device_sa = suffix_array(device_data, backend=backend)
-        lcp = to_host(lcp_array(device_data, device_sa, backend=backend, max_lcp=int(min_span)))
-        sa = to_host(device_sa)
-
-    sources = _mark_windows(sa, lcp, valid, min_span, mode, reference_start)
+    sa, lcp = _suffix_array_and_lcp(data, int(min_span), backend)
+    sources = mark_windows(sa, lcp, valid, min_span, mode, reference_start)
     del sa, lcp, valid
-    doc_index, start, end, source_global = _merge_and_snap(
+    doc_index, start, end, source_global = merge_and_snap(
         data, doc_starts, np.int64(n_text_docs), sources, min_span
     )
     source_doc = np.searchsorted(doc_starts, source_global, side="right").astype(np.int64) - 1
@@ -432,14 +321,33 @@ def repeated_spans(
     spans = repeated_spans_arrays(
         docs, min_span=min_span, keep=keep, reference=reference_docs, backend=backend
     )
-    doc_id_array = pa.array(ids, type=pa.string())
-    source_id_array = pa.array(source_ids, type=pa.string())
+    return spans_table(
+        spans, pa.array(ids, type=pa.string()), pa.array(source_ids, type=pa.string())
+    )
+
+
+def spans_table(
+    spans: dict[str, np.ndarray], ids: pa.Array, source_ids: pa.Array | None = None
+) -> pa.Table:
+    """The ``SPANS_SCHEMA`` table of :func:`repeated_spans_arrays` rows.
+
+    Args:
+        spans: its result (``doc_index``, ``start``, ``end``, ``source_doc_index``,
+            ``source_start``: (m,) int64 each; offsets in bytes).
+        ids: (n_docs,) string array, the id of each document of ``texts``.
+        source_ids: the ids ``source_doc_index`` points into (the reference ids in
+            across mode); None: ``ids``.
+
+    Returns:
+        pyarrow.Table, one row per span, in the order of ``spans``.
+    """
+    source_ids = ids if source_ids is None else source_ids
     return pa.Table.from_arrays(
         [
-            doc_id_array.take(pa.array(spans["doc_index"])),
+            ids.take(pa.array(spans["doc_index"])),
             pa.array(spans["start"], type=pa.int64()),
             pa.array(spans["end"], type=pa.int64()),
-            source_id_array.take(pa.array(spans["source_doc_index"])),
+            source_ids.take(pa.array(spans["source_doc_index"])),
             pa.array(spans["source_start"], type=pa.int64()),
         ],
         schema=SPANS_SCHEMA,

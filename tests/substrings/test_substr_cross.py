@@ -13,15 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.io.inputs import ReadReport, plan_parts, read_part
+from engine.io import ReadOptions, ReadReport, plan_parts, read_part
 from engine.run.dask_runner import session
-from engine.substrings.cross_shard import (
-    plan_batches,
-    spanning_forest,
-    star_edges,
-    substr_across_shards,
-)
-from engine.substrings.pipeline import SubstrOptions
+from engine.substrings.cross_shard import plan_batches, substr_across_shards
+from engine.substrings.fingerprints import spanning_forest, star_edges
+from engine.substrings.options import SubstrOptions
 from kernels.winnow import (
     kgram_hashes,
     kgram_hashes_reference,
@@ -79,11 +75,13 @@ def _read_all(parts, id_column=None):
 
 
 def _cross(
-    parts, work, *, min_span, keep, k, n_ranges=5, budget=3000, workers=2, runner=None, **options
+    parts, work, *, min_span, keep, k, n_ranges=5, budget=3000, workers=2, runner=None, **read
 ):
     return substr_across_shards(
         parts,
-        options=SubstrOptions(min_span=min_span, keep=keep, shard_size=budget, **options),
+        options=SubstrOptions(
+            min_span=min_span, keep=keep, shard_size=budget, read=ReadOptions(**read)
+        ),
         backend="cpu",
         work=work,
         scheduler="threads",

@@ -1,0 +1,146 @@
+"""The single-shard path: one suffix array per shard, resumable.
+
+The input parts are grouped into shards of at most ``shard_size`` input bytes
+(:func:`group_shards`); :func:`shard_task` reads one shard and finds its repeated
+spans with :func:`engine.substrings.spans.repeated_spans_arrays`. The result is exact
+over the corpus only when it is one shard and that shard's text fits one call
+(``sub_shards == 1``); :mod:`engine.substrings.pipeline` takes the cross-shard path
+otherwise.
+
+Each task writes ``_work/spans/shard-NNNNN.parquet`` atomically, stamped with the
+options' fingerprint and its input parts (:mod:`engine.run.reuse`); a rerun with the
+same ``--out`` and options reuses finished shards.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from engine.io import InputPart, ReadReport, read_part
+from engine.run.atomic import write_parquet_atomic
+from engine.run.progress import prefetch
+from engine.run.reuse import reusable, stamped
+from engine.substrings.deduped import DEDUPED_SCHEMA, cut_texts
+from engine.substrings.options import SubstrOptions
+from engine.substrings.spans import SPANS_SCHEMA, repeated_spans_arrays, spans_table
+
+
+def group_shards(parts: list[InputPart], shard_size: int) -> list[list[InputPart]]:
+    """Consecutive parts grouped into shards of at most ``shard_size`` input bytes
+    (a part larger than that is a shard of its own)."""
+    shards: list[list[InputPart]] = []
+    current: list[InputPart] = []
+    current_bytes = 0
+    for part in parts:
+        if current and current_bytes + part.size_bytes > shard_size:
+            shards.append(current)
+            current, current_bytes = [], 0
+        current.append(part)
+        current_bytes += part.size_bytes
+    if current:
+        shards.append(current)
+    return shards
+
+
+def shard_file(work: Path, index: int) -> Path:
+    """``work/spans/shard-NNNNN.parquet``: the stamped spans of shard ``index``."""
+    return work / "spans" / f"shard-{index:05d}.parquet"
+
+
+def read_shard_spans(work: Path, n_shards: int) -> pa.Table:
+    """The spans of every shard, in shard order (``SPANS_SCHEMA``, stamps removed)."""
+    tables = [
+        pq.read_table(shard_file(work, i)).replace_schema_metadata(None) for i in range(n_shards)
+    ]
+    return pa.concat_tables(tables) if tables else SPANS_SCHEMA.empty_table()
+
+
+class _SubShards:
+    """Documents of a shard collected until ``shard_size`` bytes, then one exact call
+    per such sub-shard (more than one only when the shard's text outgrows its input
+    bytes, e.g. a compressed file)."""
+
+    def __init__(self, options: SubstrOptions, backend: str):
+        self.options = options
+        self.backend = backend
+        self.tables: list[pa.Table] = []
+        self.deduped: list[pa.Table] = []
+        self.counts = {"documents": 0, "bytes": 0, "sub_shards": 0}
+        self.ids: list[str] = []
+        self.texts: list[bytes] = []
+        self.held = 0
+
+    def add(self, doc_id: str, data: bytes) -> None:
+        if self.held and self.held + len(data) > self.options.shard_size:
+            self.flush()
+        self.ids.append(doc_id)
+        self.texts.append(data)
+        self.held += len(data)
+        self.counts["documents"] += 1
+        self.counts["bytes"] += len(data)
+
+    def flush(self) -> None:
+        if not self.texts:
+            return
+        spans = repeated_spans_arrays(
+            self.texts, min_span=self.options.min_span, keep=self.options.keep, backend=self.backend
+        )
+        self.tables.append(spans_table(spans, pa.array(self.ids, type=pa.string())))
+        if self.options.write_deduped:
+            self.deduped.append(cut_texts(self.ids, self.texts, spans))
+        self.counts["sub_shards"] += 1
+        self.ids, self.texts, self.held = [], [], 0
+
+
+def shard_task(
+    index: int, parts: list[InputPart], options: SubstrOptions, backend: str, out: str
+) -> dict:
+    """Find the repeated spans of one shard; write its spans (and deduped) file.
+
+    Returns:
+        ``reused`` (bool), ``documents``, ``bytes`` (UTF-8), ``sub_shards``, ``spans``,
+        ``bytes_marked``, ``documents_with_spans``, ``seconds``, ``report`` (the
+        shard's :class:`engine.io.ReadReport` as a dict).
+    """
+    out_dir = Path(out)
+    path = shard_file(out_dir / "_work", index)
+    fingerprint = options.fingerprint()
+    stored = reusable(path, fingerprint, parts)
+    if stored is not None:
+        return {"reused": True, **stored}
+    started = time.perf_counter()
+    report = ReadReport()
+    shard = _SubShards(options, backend)
+    for part in parts:
+        batches = read_part(part, report=report, **options.read.read_part_kwargs())
+        for batch in prefetch(batches):
+            for doc_id, text in zip(
+                batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()
+            ):
+                shard.add(doc_id, text.encode("utf-8"))
+    shard.flush()
+
+    spans = pa.concat_tables(shard.tables) if shard.tables else SPANS_SCHEMA.empty_table()
+    result = {
+        **shard.counts,
+        "spans": spans.num_rows,
+        "bytes_marked": int(
+            pc.sum(pc.subtract(spans.column("end"), spans.column("start"))).as_py() or 0
+        ),
+        "documents_with_spans": len(set(spans.column("doc_id").to_pylist())),
+        "seconds": round(time.perf_counter() - started, 4),
+        "report": report.to_dict(),
+    }
+    if options.write_deduped:
+        deduped = pa.concat_tables(shard.deduped) if shard.deduped else None
+        write_parquet_atomic(
+            out_dir / "deduped" / f"shard-{index:05d}.parquet",
+            DEDUPED_SCHEMA.empty_table() if deduped is None else deduped,
+        )
+    write_parquet_atomic(path, stamped(spans, fingerprint, parts, result))
+    return {"reused": False, **result}
