@@ -37,7 +37,7 @@ from engine.io import InputPart, ReadOptions, ReadReport, parse_size, plan_parts
 from engine.run.atomic import write_json_atomic, write_parquet_atomic
 from engine.run.dask_runner import Runner, session
 from engine.run.output import claim_output, output_folder
-from engine.run.summary import merged_report, reused, rounded
+from engine.run.summary import memory, merged_report, reused, rounded, versions
 from engine.substrings.cross_shard import substr_across_shards
 from engine.substrings.deduped import write_cut_parts
 from engine.substrings.options import SubstrOptions
@@ -250,6 +250,8 @@ def write_stage(job: SubstrJob, found: FoundSpans) -> dict:
         "counts": counts,
         "read": merged_report(job.plan_report, found.results).to_dict(),
         "timings_s": rounded(job.timings),
+        "memory": memory(found.results),
+        "versions": versions(),
     }
     if not job.in_memory:
         write_json_atomic(job.out_dir / "summary.json", summary)

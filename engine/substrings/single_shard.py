@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from engine.io import InputPart, ReadReport, read_part
 from engine.run.atomic import write_parquet_atomic
+from engine.run.memory import peak_rss_mib
 from engine.run.progress import prefetch
 from engine.run.reuse import reusable, stamped
 from engine.substrings.deduped import DEDUPED_SCHEMA, cut_texts
@@ -134,6 +135,7 @@ def shard_task(
         ),
         "documents_with_spans": len(set(spans.column("doc_id").to_pylist())),
         "seconds": round(time.perf_counter() - started, 4),
+        "peak_rss_mib": peak_rss_mib(),
         "report": report.to_dict(),
     }
     if options.write_deduped:
