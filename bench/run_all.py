@@ -560,9 +560,9 @@ def section_substr_flag(jsonl, truth, repeat, file_bytes, tmp) -> tuple[str, dic
         }
     }
     notes = []
-    flag_files = optional_module("engine.provenance")
-    if isinstance(flag_files, Exception):
-        notes.append(f"Flagging skipped: `engine.provenance` is not importable ({flag_files!r}).")
+    provenance = optional_module("engine.provenance")
+    if isinstance(provenance, Exception):
+        notes.append(f"Flagging skipped: `engine.provenance` is not importable ({provenance!r}).")
     else:
         try:
             ref_jsonl = Path(tmp) / "references.jsonl"
@@ -576,11 +576,11 @@ def section_substr_flag(jsonl, truth, repeat, file_bytes, tmp) -> tuple[str, dic
 
             def build():
                 shutil.rmtree(refdir, ignore_errors=True)
-                return flag_files.build_reference([str(ref_jsonl)], str(refdir), backend="cpu")
+                return provenance.build_reference([str(ref_jsonl)], str(refdir), backend="cpu")
 
             def run_flag():
                 out = Path(tmp) / f"flag_{next(counter)}"
-                result = flag_files.flag(
+                result = provenance.flag(
                     [str(jsonl)],
                     str(out),
                     reference=str(refdir),
@@ -594,7 +594,7 @@ def section_substr_flag(jsonl, truth, repeat, file_bytes, tmp) -> tuple[str, dic
                 return loaded
 
             build()
-            flag_files.flag(
+            provenance.flag(
                 [str(warm_file(jsonl, tmp))],
                 str(Path(tmp) / "flag_warm"),
                 reference=str(refdir),
