@@ -354,7 +354,7 @@ def run(
     """Build the data and the index, flag, score; ``variants``: extra flag parameters
     scored on the same documents (quality only). ``plain_index``: no prompts,
     conversations or known human text in the index."""
-    from engine.provenance.pipeline import build_reference, flag
+    from engine.provenance import build_reference, flag
 
     t0 = time.perf_counter()
     outputs = _dedup(load_sharegpt_outputs())
@@ -462,6 +462,7 @@ def run(
     crawl_path = workdir / "crawl.jsonl"
     _write_jsonl(crawl_path, ({"id": d["id"], "text": d["text"]} for d in crawl))
     crawl_bytes = sum(len(d["text"].encode()) for d in crawl)
+
     def flag_in_memory(path: Path, **params):
         return flag(
             [path],

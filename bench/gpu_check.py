@@ -1360,8 +1360,7 @@ def check_pipelines(c: Check, work: Path) -> None:
             counts = s.summary["counts"]
             pipeline_row(
                 c,
-                f"engine.substr(backend='cuda', min_span={min_span}, "
-                f"scheduler='{scheduler}')",
+                f"engine.substr(backend='cuda', min_span={min_span}, scheduler='{scheduler}')",
                 size=human(sub_bytes),
                 documents=counts["documents"],
                 spans=counts["spans"],
@@ -1372,9 +1371,7 @@ def check_pipelines(c: Check, work: Path) -> None:
             )
         except Exception as exc:  # noqa: BLE001
             traceback.print_exc()
-            pipeline_row(
-                c, "engine.substr(backend='cuda')", check=f"ERROR {exc!r}"[:300]
-            )
+            pipeline_row(c, "engine.substr(backend='cuda')", check=f"ERROR {exc!r}"[:300])
     else:
         pipeline_row(c, "engine.substr(backend='cuda')", check="skipped: time budget")
 

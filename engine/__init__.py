@@ -32,12 +32,12 @@ _EXPORTS = {
     "SubstrResult": "engine.substrings.pipeline",
     "suffix_array": "kernels.suffix_array",
     "lcp_array": "kernels.lcp",
-    "ReferenceIndex": "engine.provenance.reference",
-    "build_reference": "engine.provenance.pipeline",
-    "add_human_text": "engine.provenance.pipeline",
-    "flag": "engine.provenance.pipeline",
-    "FlagResult": "engine.provenance.pipeline",
-    "ProvenanceParams": "engine.provenance.matching",
+    "ReferenceIndex": "engine.provenance",
+    "build_reference": "engine.provenance",
+    "add_human_text": "engine.provenance",
+    "flag": "engine.provenance",
+    "FlagResult": "engine.provenance",
+    "ProvenanceParams": "engine.provenance",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -18,6 +18,12 @@ and :func:`winnow_reference`):
 - selected positions: for each window start ``s`` in ``0 .. n_kgrams - w``, the largest
   ``i`` in ``[s, s + w)`` with minimal hash; each position is reported once.
 
+This is the project's one winnowing. Its two users differ only in the seed and the
+output: the substring stage takes distinct fingerprints per document
+(:func:`winnow_documents`, ``KGRAM_SEED``); provenance anchors take every selection with
+its position, and select once in documents shorter than a window
+(:func:`winnow_selections`, ``ANCHOR_SEED``, the seed stored reference indexes use).
+
 Hash collisions only ever add matches (callers treat fingerprints as candidates and
 verify exactly), never remove them.
 """
@@ -31,6 +37,7 @@ from kernels.hashing import fmix64
 
 BASE = np.uint64(0x100000001B3)  # odd: multiplication by it is a bijection mod 2**64
 KGRAM_SEED = np.uint64(0x8BB84B93962EACC9)
+ANCHOR_SEED = np.uint64(0x9E3779B97F4A7C15)  # provenance anchors (reference indexes)
 _S32 = np.uint64(32)
 
 
@@ -54,6 +61,13 @@ def kgram_hashes(data, k):
     Returns:
         (max(n - k + 1, 0),) uint64; entry ``i`` hashes ``data[i : i + k]``.
     """
+    return kgram_hashes_seeded(data, k, KGRAM_SEED)
+
+
+@numba.njit(cache=True, nogil=True)
+def kgram_hashes_seeded(data, k, seed):
+    """:func:`kgram_hashes` with ``seed`` (uint64) in place of ``KGRAM_SEED``: entry
+    ``i`` is ``fmix64(P(i) ^ seed)``."""
     n = data.shape[0]
     count = max(n - k + 1, 0)
     out = np.empty(count, dtype=np.uint64)
@@ -63,10 +77,10 @@ def kgram_hashes(data, k):
     h = np.uint64(0)
     for j in range(k):
         h = h * BASE + np.uint64(data[j])
-    out[0] = fmix64(h ^ KGRAM_SEED)
+    out[0] = fmix64(h ^ seed)
     for i in range(1, count):
         h = (h - np.uint64(data[i - 1]) * top) * BASE + np.uint64(data[i + k - 1])
-        out[i] = fmix64(h ^ KGRAM_SEED)
+        out[i] = fmix64(h ^ seed)
     return out
 
 
@@ -157,6 +171,46 @@ def winnow_documents(data, offsets, k, w):
             doc[count] = d
             count += 1
     return fingerprints[:count], doc[:count], self_repeat
+
+
+@numba.njit(cache=True, nogil=True)
+def winnow_selections(data, offsets, k, w, seed):
+    """Every winnowing selection, with its position, of each document of a packed batch.
+
+    Unlike :func:`winnow_documents` (distinct fingerprints per document), this keeps
+    each selected position, in order, and a document with at least ``k`` but fewer
+    than ``w + k - 1`` bytes still selects once (its minimal hash, a window of all its
+    k-grams). Provenance anchors are this with ``seed = ANCHOR_SEED``.
+
+    Args:
+        data: (total_bytes,) uint8, documents back to back.
+        offsets: (n_docs + 1,) int64 document boundaries.
+        k: k-gram length in bytes (>= 1); w: window length in k-grams (>= 1).
+        seed: uint64 k-gram hash seed (:func:`kgram_hashes_seeded`).
+
+    Returns:
+        positions: (m,) int64 global byte offsets into ``data`` of the selected k-grams;
+        hashes: (m,) uint64 their hashes; counts: (n_docs,) int64 selections per
+        document (documents in order, so document d's selections are one run).
+    """
+    n_docs = offsets.shape[0] - 1
+    positions = np.empty(data.shape[0] + 1, dtype=np.int64)
+    hashes = np.empty(data.shape[0] + 1, dtype=np.uint64)
+    counts = np.zeros(n_docs, dtype=np.int64)
+    n_out = 0
+    for d in range(n_docs):
+        first = offsets[d]
+        doc_hashes = kgram_hashes_seeded(data[first : offsets[d + 1]], k, seed)
+        n_kgrams = doc_hashes.shape[0]
+        if n_kgrams == 0:
+            continue
+        selected = winnow_positions(doc_hashes, min(w, n_kgrams))
+        for j in range(selected.shape[0]):
+            positions[n_out] = first + selected[j]
+            hashes[n_out] = doc_hashes[selected[j]]
+            n_out += 1
+        counts[d] = selected.shape[0]
+    return positions[:n_out].copy(), hashes[:n_out].copy(), counts
 
 
 @numba.njit(cache=True, nogil=True)

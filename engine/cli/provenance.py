@@ -191,7 +191,6 @@ def flag(inputs, out, quiet, no_minhash, **options):
     setup_logging(quiet)
     from engine.provenance import flag as run_flag
 
-    options["verified_max_gap"] = max(256, options["max_gap"])
     result = call(
         run_flag, list(inputs), out, progress=not quiet, minhash=not no_minhash, **options
     )

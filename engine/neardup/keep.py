@@ -80,9 +80,7 @@ def dates_task(part: InputPart, read: ReadOptions, date_column: str | None) -> d
     }
 
 
-def load_dates(
-    parts: list[InputPart], results: list[dict], work: Path
-) -> tuple[np.ndarray, int]:
+def load_dates(parts: list[InputPart], results: list[dict], work: Path) -> tuple[np.ndarray, int]:
     """Dates of every document (global order) from :func:`dates_task` results, checked
     against the rows the signature files hold; and the undated count."""
     for part, result in zip(parts, results):

@@ -296,9 +296,7 @@ def components_stage(
     )
     if distributed:
         n_edges = sum(r["edges"] for r in job.results["edges"])
-        n_partitions = components_partitions(
-            n_docs, n_edges, job.partition_size, runner.workers
-        )
+        n_partitions = components_partitions(n_docs, n_edges, job.partition_size, runner.workers)
         labels_dir = distributed_components(
             edge_files,
             n_docs,

@@ -61,9 +61,7 @@ def minhash(
     return signatures_of_packed(data, offsets, params, resolve_backend(backend))
 
 
-def signatures_of_packed(
-    data: np.ndarray, offsets: np.ndarray, params: DedupParams, backend: str
-):
+def signatures_of_packed(data: np.ndarray, offsets: np.ndarray, params: DedupParams, backend: str):
     """uint32 (n, num_perm) signatures of packed texts (``data`` uint8, ``offsets``
     int64 (n + 1,)), on ``backend``'s array module."""
     return compute_signatures(

@@ -12,8 +12,7 @@ from click.testing import CliRunner
 
 from engine.cli.provenance import flag as flag_command
 from engine.cli.provenance import reference as reference_group
-from engine.provenance.matching import FLAGS_SCHEMA, LABELS
-from engine.provenance.pipeline import build_reference, flag
+from engine.provenance import FLAGS_SCHEMA, LABELS, build_reference, flag
 
 WORDS = [
     (lambda rng: "".join(rng.choice("klmnopqrstu") for _ in range(3 + i % 6)))(random.Random(i))

@@ -10,7 +10,12 @@ from click.testing import CliRunner
 
 import engine
 from engine.cli import main
-from engine.provenance.matching import CLUSTER_FLAGS_SCHEMA, FLAGS_SCHEMA
+from engine.provenance import (
+    CLUSTER_FLAGS_SCHEMA,
+    FLAGS_SCHEMA,
+    cluster_flags,
+    prefer_unflagged_keep,
+)
 
 WORDS = (
     "harbor lantern quiet meadow signal copper orchard velvet summit river basket thunder "
@@ -126,8 +131,6 @@ def test_dedup_with_reference(tmp_path):
 def test_streamed_rollup_equals_the_table_functions(tmp_path):
     """dedup --reference streams flags and the roll-up part by part (many small parts
     here); the result equals cluster_flags / prefer_unflagged_keep on whole tables."""
-    from engine.provenance.matching import cluster_flags, prefer_unflagged_keep
-
     refs, corpus = _setup(tmp_path)
     runner = CliRunner()
     result = runner.invoke(

@@ -8,9 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from engine.io.inputs import InputError
-from engine.provenance.pipeline import build_reference
-from engine.provenance.reference import IndexParams, ReferenceIndex
+from engine.io import InputError
+from engine.provenance import IndexParams, ReferenceIndex, build_reference
 
 WORDS = [
     (lambda rng: "".join(rng.choice("abcdefghij") for _ in range(4 + i % 5)))(random.Random(i))
@@ -28,11 +27,11 @@ IDS = [f"out-{i}" for i in range(24)]
 
 
 def _arrays(index: ReferenceIndex) -> dict:
-    g = index._global()
-    norm = np.concatenate([np.asarray(s.norm) for s in index._segments])
+    tables = index.lookups()
+    norm = np.concatenate([np.asarray(s.norm) for s in tables.segments])
     return {
         "meta": index.meta().to_pylist(),
-        "signatures": g["signatures"],
+        "signatures": tables.signatures,
         "norm": norm,
         "anchor_keys": np.asarray(index.anchor_keys),
         "anchor_refs": np.asarray(index.anchor_refs),

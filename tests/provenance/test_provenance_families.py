@@ -11,12 +11,8 @@ from click.testing import CliRunner
 
 from engine.cli.provenance import flag as flag_command
 from engine.cli.provenance import reference as reference_group
-from engine.provenance.matching import (
-    ProvenanceParams,
-    family_document_frequency,
-    reference_families,
-)
-from engine.provenance.reference import IndexParams, ReferenceIndex
+from engine.provenance import IndexParams, ProvenanceParams, ReferenceIndex
+from engine.provenance.families import family_document_frequency, reference_families
 
 WORDS = [
     (lambda rng: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(4 + i % 6)))(

@@ -8,18 +8,17 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from engine.provenance.matching import (
+from engine.provenance import (
     FLAGS_SCHEMA,
     ProvenanceParams,
+    ReferenceIndex,
     cluster_flags,
-    label_for,
-    normalize_packed,
-    normalize_text,
     prefer_unflagged_keep,
-    to_original,
-    winnow_anchors,
 )
-from engine.provenance.reference import ReferenceIndex
+from engine.provenance.evidence import label_for
+from engine.provenance.normalization import normalize_text, to_original
+from engine.provenance.sketches import winnow_anchors
+from kernels.normalize import normalize_packed
 
 WORDS = [
     (lambda rng: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(3 + i % 7)))(
@@ -412,9 +411,9 @@ def _packed(pieces):
 
 
 def test_hash_join_seeds_equal_suffix_array_seeds():
-    """The cpu hash join (_pair_seeds) gives exactly the suffix-array seeds (_seeds)."""
-    from engine.provenance.matching import _pair_seeds, _seeds
+    """The cpu hash join gives exactly the suffix-array seeds."""
     from kernels.lcp import lcp_array
+    from kernels.seeds import hash_join_seeds, suffix_array_seeds
     from kernels.suffix_array import suffix_array
 
     rng = np.random.default_rng(3)
@@ -438,10 +437,10 @@ def test_hash_join_seeds_equal_suffix_array_seeds():
         keys = np.unique(np.array([d * n_r + r for d, r in pairs], dtype=np.int64))
         sa = suffix_array(data, backend="cpu")
         lcp = lcp_array(data, sa, backend="cpu", max_lcp=seed)
-        expected = _seeds(
+        expected = suffix_array_seeds(
             data, sa, lcp, owner, starts, np.int64(n_d), np.int64(n_r), np.int64(seed), keys
         )
-        got = _pair_seeds(data, starts, np.int64(n_d), keys // n_r, keys % n_r, np.int64(seed))
+        got = hash_join_seeds(data, starts, np.int64(n_d), keys // n_r, keys % n_r, np.int64(seed))
         a = sorted(zip(*(x.tolist() for x in expected)))
         b = sorted(zip(*(x.tolist() for x in got)))
         assert a == b
@@ -473,7 +472,7 @@ def test_min_shared_anchors(index, refs):
 
 
 def test_anchor_ranges_equal_searchsorted():
-    from engine.provenance.matching import anchor_buckets, anchor_ranges
+    from engine.provenance.sketches import anchor_buckets, anchor_ranges
 
     rng = np.random.default_rng(5)
     for n in (0, 1, 7, 1000, 50_000):
