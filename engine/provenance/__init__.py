@@ -101,6 +101,7 @@ from engine.provenance.params import (
 )
 from engine.provenance.pipeline import FlagResult, flag
 from engine.provenance.reference import ReferenceIndex
+from engine.provenance.reference_store import DamagedIndex
 from engine.provenance.rollup import (
     ClusterFlagStats,
     cluster_flags,
@@ -114,6 +115,7 @@ __all__ = [
     "LABELS",
     "LABEL_RANK",
     "ClusterFlagStats",
+    "DamagedIndex",
     "FlagResult",
     "IndexParams",
     "ProvenanceParams",

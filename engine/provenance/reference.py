@@ -462,19 +462,29 @@ class ReferenceIndex:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ReferenceIndex:
-        """Open a saved index (arrays memory-mapped, metadata read from Parquet)."""
+        """Open a saved index (arrays memory-mapped, metadata read from Parquet).
+
+        Everything read is checked first (:func:`engine.provenance.reference_store.read_index`).
+
+        Raises:
+            FileNotFoundError: ``path`` holds no ``index.json``.
+            DamagedIndex: (a ``ValueError``) a file of the index is missing, unreadable,
+                inconsistent with the others or outside the folder; the message names
+                it and says to rebuild the index.
+        """
         root = Path(path)
-        info = store.read_info(root)
-        index = cls(IndexParams(**info["params"]))
-        index._segments = [store.read_segment(root, entry["name"]) for entry in info["segments"]]
-        anchors = store.read_anchors(root, info["anchors"])
+        stored = store.read_index(root)
+        info = stored.info
+        index = cls(stored.params)
+        index._segments = stored.segments
+        anchors = stored.anchors
         index.anchor_keys, index.anchor_refs = anchors["keys"], anchors["refs"]
         index._families, index._family_df = anchors["families"], anchors["family_df"]
         index._anchors_name = info["anchors"]
         index._generation = int(info["anchors"].split("-")[-1])
         index._anchors_stored_at = root
-        index._human = [store.read_human(root, name) for name in info.get("human", [])]
-        index.counts = dict(info.get("counts", {}))
+        index._human = stored.human
+        index.counts = dict(info["counts"])
         return index
 
     # ------------------------------------------------------------------ matching
