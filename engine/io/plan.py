@@ -11,16 +11,29 @@ Formats, from the file name (:func:`detect_format`):
 - WARC / WET: ``.warc``, ``.wet``, optionally ``.gz``.
 - Anything else: a text file, one document (row 0); ``.gz`` / ``.zst`` are decompressed.
 - Directories, walked recursively in sorted order; hidden files and folders are skipped.
+  Linked folders are followed; a link to a folder above it (``symlink_loop``), a FIFO,
+  socket or device (``special_file``, never opened), a broken link (``missing_file``) and
+  a folder holding an Ouroboros output (``ouroboros_output``: a ``_work/run.json`` claim
+  marker inside it, e.g. ``--out`` placed inside an input folder) are counted, not read.
+- The same file (or folder) reached twice, under any spelling, is read once; each repeat
+  is counted as ``duplicate_input``.
+
+Paths: :attr:`InputPart.path` is absolute (resolved in the driver, so that workers
+running in another directory open the same file); :attr:`InputPart.given_path` keeps the
+spelling built from the input as the user gave it, which doc ids (``<path>:<row>``) and
+report entries use.
 
 Sizes (``partition_size``) are in bytes; :func:`parse_size` reads ``"256MB"``-style text.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -39,12 +52,15 @@ __all__ = [
 
 DEFAULT_PARTITION_BYTES = 256 * 2**20
 SCAN_CHUNK_BYTES = 4 * 2**20  # bytes read at a time when scanning JSONL for line starts
+BINARY_SNIFF_BYTES = 8192  # a NUL byte in a file's first bytes marks it binary
 
 FORMATS = ("jsonl", "parquet", "text", "warc")
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 WARC_SUFFIXES = (".warc", ".wet")
 COMPRESSION_SUFFIXES = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+# A folder holding this file is an Ouroboros output folder (engine.run.output's claim).
+OUTPUT_MARKER = os.path.join("_work", "run.json")
 
 
 @dataclass(frozen=True)
@@ -53,7 +69,7 @@ class InputPart:
 
     Attributes:
         index: position in the global plan; parts are in input order.
-        path: file path built from the input as the user gave it (used in doc ids).
+        path: absolute path of the file (resolved in the driver): what is opened.
         fmt: ``"jsonl"``, ``"parquet"``, ``"text"`` or ``"warc"``.
         compression: ``None``, ``"gzip"`` or ``"zstd"`` (JSONL and text); ``"gzip"`` for
             ``.warc.gz`` / ``.wet.gz`` (warcio decompresses those itself).
@@ -62,6 +78,8 @@ class InputPart:
         first_row: row number (0-based line / row index) of the slice's first row.
         row_groups: Parquet: the row groups this part reads; None = all of them.
         size_bytes: approximate input bytes in this part (progress and scheduling).
+        given_path: the file's path built from the input as the user gave it (``""``:
+            same as ``path``); see :attr:`id_path`.
     """
 
     index: int
@@ -73,6 +91,7 @@ class InputPart:
     first_row: int = 0
     row_groups: tuple[int, ...] | None = None
     size_bytes: int = 0
+    given_path: str = ""
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
@@ -88,6 +107,11 @@ class InputPart:
         if self.fmt == "parquet":
             return not self.row_groups or self.row_groups[0] == 0
         return self.byte_start == 0
+
+    @property
+    def id_path(self) -> str:
+        """The path in doc ids (``<id_path>:<row>``) and report entries: as given."""
+        return self.given_path or self.path
 
 
 # --------------------------------------------------------------------------- sizes
@@ -185,15 +209,21 @@ def plan_parts(
         partition_size: target bytes per part. Plain JSONL files larger than this are
             split at line starts; Parquet files are split into groups of row groups by
             their uncompressed size; other files are one part each.
-        report: where planning problems are counted (an unreadable or broken-link entry
-            inside a directory). Without a report such a problem raises ``InputError``.
-            Problems with a file's content are found and counted by :func:`read_part`.
+        report: where planning problems are counted: inside a folder an unreadable
+            entry, a broken link (``missing_file``), a link to a folder above it
+            (``symlink_loop``), a FIFO / socket / device (``special_file``), an Ouroboros
+            output folder (``ouroboros_output``); and anywhere a file or folder reached
+            a second time (``duplicate_input``). Without a report such a problem raises
+            ``InputError``. Problems with a file's content are counted by :func:`read_part`.
 
     Returns:
-        Parts with ``index`` 0, 1, ... in input order.
+        Parts with ``index`` 0, 1, ... in input order; ``path`` absolute, ``given_path``
+        as spelled from the inputs.
 
     Raises:
-        InputError: no inputs, a missing input, no files at all, a bad ``partition_size``.
+        InputError: no inputs, a missing input, an input that is an Ouroboros output
+            folder or not a regular file or folder, no files at all, a bad
+            ``partition_size``.
     """
     if isinstance(inputs, (str, bytes, os.PathLike)):
         inputs = [inputs]
@@ -209,73 +239,215 @@ def plan_parts(
             f"partition_size must be a positive number of bytes, got {partition_size!r} "
             "(use parse_size('256MB') for a string)"
         )
-    paths: list[str] = []
+    planner = _Planner(report)
     for given in inputs:
-        paths.extend(_resolve_input(os.fsdecode(given), report))
-    if not paths:
+        planner.add_input(os.fsdecode(given))
+    if not planner.files:
         shown = [os.fsdecode(given) for given in inputs]
         raise InputError(
             f"inputs contain no files to read: {shown}. Hidden files (names starting "
             "with '.') are skipped; pass files or folders that hold data"
         )
     parts: list[InputPart] = []
-    for path in paths:
-        for part in _plan_file(path, int(partition_size)):
-            parts.append(_with_index(part, len(parts)))
+    for given_path, path in planner.files:
+        for part in _plan_file(path, given_path, int(partition_size)):
+            parts.append(replace(part, index=len(parts), given_path=given_path))
     return parts
 
 
-def _with_index(part: InputPart, index: int) -> InputPart:
-    return InputPart(
-        index=index,
-        path=part.path,
-        fmt=part.fmt,
-        compression=part.compression,
-        byte_start=part.byte_start,
-        byte_end=part.byte_end,
-        first_row=part.first_row,
-        row_groups=part.row_groups,
-        size_bytes=part.size_bytes,
-    )
+def _absolute_path(path: str) -> str:
+    """``path`` made absolute against the current directory, without resolving links.
+
+    ``.`` components and repeated separators are removed; a path with a ``..``
+    component is only joined to the current directory (collapsing ``link/..`` by text
+    could name another folder than the one the system would open).
+    """
+    joined = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+    if os.pardir in joined.split(os.sep):
+        return joined
+    return os.path.normpath(joined)
 
 
-def _resolve_input(given: str, report: ReadReport | None) -> list[str]:
-    if not os.path.exists(given):
-        raise InputError(f"input not found: {given!r}. Check the path (it is read as given)")
-    if os.path.isdir(given):
-        return _walk_directory(given, report)
-    return [given]
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "FIFO (named pipe)"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+)
 
 
-def _walk_directory(top: str, report: ReadReport | None) -> list[str]:
-    """Files under ``top`` (recursive, hidden entries skipped), sorted by relative path."""
+def _special_kind(mode: int) -> str:
+    for test, kind in _SPECIAL_KINDS:
+        if test(mode):
+            return kind
+    return "special file"
 
-    def on_error(err: OSError) -> None:
-        _planning_problem(report, "unreadable_file", err.filename or top, str(err))
 
-    found: list[str] = []
-    for root, dirnames, filenames in os.walk(top, onerror=on_error):
-        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
-        for name in filenames:
-            if name.startswith("."):
+def _is_output_folder(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, OUTPUT_MARKER))
+
+
+def _identity(st: os.stat_result, path: str) -> tuple:
+    """What makes two paths the same file or folder: device and inode (the real path
+    where a file system reports no inode numbers)."""
+    if st.st_ino:
+        return (st.st_dev, st.st_ino)
+    return ("path", os.path.realpath(path))
+
+
+class _Planner:
+    """Resolves inputs into files ``(given spelling, absolute path)``, each file once.
+
+    Folders are walked depth first in sorted order (a folder's files at its name's
+    place), following links to folders; every entry that is not read is counted.
+    """
+
+    def __init__(self, report: ReadReport | None) -> None:
+        self.report = report
+        self.files: list[tuple[str, str]] = []
+        self._seen: dict[tuple, str] = {}  # file or folder identity -> first spelling
+
+    def add_input(self, given: str) -> None:
+        path = _absolute_path(given)
+        try:
+            st = os.stat(given)  # as given: '' is not the current folder
+        except FileNotFoundError:
+            raise InputError(
+                f"input not found: {given!r}. Check the path (it is read as given)"
+            ) from None
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise InputError(f"input {given!r} is a symbolic link loop") from None
+            raise InputError(f"cannot read input {given!r}: {err}") from None
+        if stat.S_ISDIR(st.st_mode):
+            if _is_output_folder(path):
+                deduped = os.path.join(given, "deduped")
+                hint = (
+                    f"; to read the documents a run kept, pass {deduped!r}"
+                    if os.path.isdir(os.path.join(path, "deduped"))
+                    else ""
+                )
+                raise InputError(
+                    f"{given!r} is an Ouroboros output folder (it holds {OUTPUT_MARKER}): its "
+                    f"files are results, not documents. Pass the input files instead{hint}"
+                )
+            if self._repeat(st, path, given, "folder"):
+                return
+            self._walk(given, path, st)
+        elif stat.S_ISREG(st.st_mode):
+            self._add_file(given, path, st)
+        else:
+            raise InputError(
+                f"input {given!r} is a {_special_kind(st.st_mode)}, not a regular file. Inputs "
+                "are read more than once (planning, reading, writing kept rows), so pipes, "
+                "sockets and devices cannot be inputs: write the data to a file first"
+            )
+
+    def _repeat(self, st: os.stat_result, path: str, given: str, kind: str) -> bool:
+        """Count ``given`` as a repeat if this file or folder was seen; else remember it."""
+        key = _identity(st, path)
+        first = self._seen.get(key)
+        if first is None:
+            self._seen[key] = given
+            return False
+        _planning_problem(
+            self.report,
+            "duplicate_input",
+            given,
+            f"same {kind} as {first!r}; read once",
+            "give each file once",
+        )
+        return True
+
+    def _add_file(self, given: str, path: str, st: os.stat_result) -> None:
+        if not self._repeat(st, path, given, "file"):
+            self.files.append((given, path))
+
+    def _walk(self, top: str, top_path: str, top_stat: os.stat_result) -> None:
+        # a stack of folders being listed: (spelling, absolute path, identities of the
+        # folders above and of itself, names left to visit)
+        stack = [(top, top_path, (_identity(top_stat, top_path),), self._names(top, top_path))]
+        while stack:
+            folder, folder_path, ancestors, names = stack[-1]
+            name = next(names, None)
+            if name is None:
+                stack.pop()
                 continue
-            path = os.path.join(root, name)
-            if os.path.isfile(path):
-                found.append(path)
-            elif os.path.islink(path) and not os.path.exists(path):
-                _planning_problem(report, "missing_file", path, "broken symbolic link")
-    found.sort(key=lambda path: os.path.relpath(path, top).split(os.sep))
-    return found
+            given = os.path.join(folder, name)
+            path = os.path.join(folder_path, name)
+            st = self._stat_entry(given, path)
+            if st is None:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                self._add_file(given, path, st)
+            elif stat.S_ISDIR(st.st_mode):
+                identity = _identity(st, path)
+                if identity in ancestors:
+                    _planning_problem(
+                        self.report,
+                        "symlink_loop",
+                        given,
+                        f"links to {os.path.realpath(path)!r}, a folder above it; not followed",
+                        "remove the link",
+                    )
+                elif _is_output_folder(path):
+                    _planning_problem(
+                        self.report,
+                        "ouroboros_output",
+                        given,
+                        f"an Ouroboros output folder (holds {OUTPUT_MARKER}); not read",
+                        "place --out outside the input folders",
+                    )
+                elif not self._repeat(st, path, given, "folder"):
+                    stack.append((given, path, (*ancestors, identity), self._names(given, path)))
+            else:
+                _planning_problem(
+                    self.report,
+                    "special_file",
+                    given,
+                    f"a {_special_kind(st.st_mode)}, not a regular file; not opened",
+                    "remove it from the input folder",
+                )
+
+    def _names(self, folder: str, folder_path: str) -> Iterator[str]:
+        """Names in a folder, hidden ones left out, sorted; an unreadable folder is counted."""
+        try:
+            names = os.listdir(folder_path)
+        except OSError as err:
+            _planning_problem(self.report, "unreadable_file", folder, str(err))
+            names = []
+        return iter(sorted(name for name in names if not name.startswith(".")))
+
+    def _stat_entry(self, given: str, path: str) -> os.stat_result | None:
+        """The entry's status, links followed; None (counted) when it cannot be had."""
+        try:
+            return os.stat(path)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                reason, detail, fix = "symlink_loop", "symbolic link loop", "remove the link"
+            elif isinstance(err, FileNotFoundError) and os.path.islink(path):
+                reason, detail, fix = "missing_file", "broken symbolic link", "remove the link"
+            else:
+                reason, detail = "unreadable_file", str(err)
+                fix = "fix its permissions or remove it from the input"
+            _planning_problem(self.report, reason, given, detail, fix)
+            return None
 
 
-def _planning_problem(report: ReadReport | None, reason: str, path: str, detail: str) -> None:
+def _planning_problem(
+    report: ReadReport | None,
+    reason: str,
+    path: str,
+    detail: str,
+    fix: str = "fix its permissions or remove it from the input",
+) -> None:
     if report is None:
-        raise InputError(f"{path}: {detail}. Fix its permissions or remove it from the input")
+        raise InputError(f"{path}: {detail}. {fix[:1].upper()}{fix[1:]}")
     report.count_skip(reason, path, detail=detail)
 
 
-def _plan_file(path: str, partition_size: int) -> list[InputPart]:
-    fmt, compression = detect_format(path)
+def _plan_file(path: str, given_path: str, partition_size: int) -> list[InputPart]:
+    fmt, compression = detect_format(given_path)  # its messages name the file as given
     try:
         size = os.path.getsize(path)
     except OSError:
@@ -291,8 +463,9 @@ def _plan_jsonl_slices(path: str, size: int, partition_size: int) -> list[InputP
     """Split a plain JSONL file at line starts, about every ``partition_size`` bytes.
 
     The file is scanned once in chunks, counting newlines so that each slice knows the
-    line number of its first line. A file that cannot be scanned stays one part (reading
-    it reports the problem).
+    line number of its first line. A file that cannot be scanned, or that looks binary
+    (a NUL byte in its first :data:`BINARY_SNIFF_BYTES`), stays one part (reading it
+    reports the problem, once).
     """
     starts = [(0, 0)]  # (byte offset of a line start, its 0-based line number)
     target = partition_size  # next split: the first line start at or after this byte
@@ -303,6 +476,8 @@ def _plan_jsonl_slices(path: str, size: int, partition_size: int) -> list[InputP
             while target < size:
                 chunk = stream.read(SCAN_CHUNK_BYTES)
                 if not chunk:
+                    break
+                if offset == 0 and b"\0" in chunk[:BINARY_SNIFF_BYTES]:
                     break
                 counted_to, counted = 0, lines_before
                 while True:

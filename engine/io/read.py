@@ -57,7 +57,8 @@ def read_part(
         text_column: JSONL key / Parquet column holding the text (ignored for text and
             WARC input, whose text is the file / the record payload).
         id_column: column whose value (cast to string) is ``doc_id``; for WARC one of
-            ``url``, ``warc_record_id``, ``warc_date``. None: ``f"{part.path}:{row}"``.
+            ``url``, ``warc_record_id``, ``warc_date``. None: ``f"{part.id_path}:{row}"``
+            (the path as the user gave it; ``part.path``, absolute, is what is opened).
             A missing or null value falls back to the default id (``report.fallback_ids``).
         columns: extra columns to carry. Parquet: as stored. JSONL: strings (non-string
             values as compact JSON). WARC: any of ``WARC_COLUMNS``.
@@ -98,7 +99,9 @@ def read_part(
         reason = read_error_reason(err)
         detail = f"{type(err).__name__}: {err}; rest of the file skipped"
         if reading.strict:
-            raise InputError(strict_message(part.path, reason, reading.location, detail)) from err
+            raise InputError(
+                strict_message(reading.path, reason, reading.location, detail)
+            ) from err
         reading.skip(reason, detail=detail, **reading.location)
     if not failed and not reading.stopped_early and reading.whole_file and documents == 0:
         reading.skip("empty_file", detail="file holds no documents")

@@ -54,7 +54,8 @@ class Reading:
     Attributes:
         part: the part being read.
         text_column: JSONL key / Parquet column holding the text.
-        id_column: column whose value is ``doc_id``; None: ``f"{path}:{row}"``.
+        id_column: column whose value is ``doc_id``; None: ``f"{path}:{row}"`` with
+            :attr:`path`, the file's path as given.
         columns: extra columns to carry into the tables.
         batch_bytes: target text bytes per table.
         strict: raise ``InputError`` at the first damaged row or file.
@@ -78,7 +79,8 @@ class Reading:
 
     @property
     def path(self) -> str:
-        return self.part.path
+        """The file's path as given (doc ids, report entries); open ``part.path``."""
+        return self.part.id_path
 
     def skip(self, reason: str, *, detail: str = "", example_limit: int | None = None, **where):
         """Count a skipped row or file, or raise ``InputError`` in strict mode."""

@@ -12,12 +12,11 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from engine.io.compression import open_decompressed
+from engine.io.plan import BINARY_SNIFF_BYTES
 from engine.io.reading import Document, Reading, batched, decode_utf8
 from engine.io.report import InputError
 
 __all__ = ["read_text"]
-
-BINARY_SNIFF_BYTES = 8192  # bytes searched for a NUL byte
 
 
 def read_text(reading: Reading) -> Iterator[pa.Table]:
@@ -33,7 +32,7 @@ def read_text(reading: Reading) -> Iterator[pa.Table]:
 
 
 def _text_documents(reading: Reading) -> Iterator[Document]:
-    with open_decompressed(reading.path, reading.part.compression) as stream:
+    with open_decompressed(reading.part.path, reading.part.compression) as stream:
         head = stream.read(BINARY_SNIFF_BYTES)
         if b"\0" in head:
             reading.stopped_early = True
