@@ -126,7 +126,9 @@ def _flags_per_part(
         chunk = pa.concat_tables(pending) if len(pending) > 1 else _first_or_empty(pending)
         rows, rest = chunk.slice(0, n), chunk.slice(n)
         pending, pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
-        if not rows.column("doc_id").cast(pa.string()).equals(pa.chunked_array([ids])):
+        # ChunkedArray.equals compares values, whatever the chunking (an empty part's
+        # ids may have no chunk at all: wrapping them again would give a null type)
+        if not rows.column("doc_id").cast(pa.string()).equals(ids):
             raise RuntimeError(
                 f"flags and clusters list different documents in {part.path}; "
                 "delete the output folder's provenance/ and run again"

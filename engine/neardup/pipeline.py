@@ -22,7 +22,8 @@ parameters it depends on (:mod:`engine.run.reuse`). Rerunning the same command w
 the same ``--out`` reuses what matches and recomputes the rest: a new ``threshold``
 redoes stages 3-5 (and 2 when bands/rows are derived from it), a new ``keep`` only
 stage 5, a new ``ngram`` everything. An output folder made by another command or for
-other inputs is refused.
+other inputs is refused, and so is one another run is using now
+(:func:`engine.run.output.claim_output`). A run that reads no document is an error.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from engine.neardup.signatures import (
 from engine.neardup.summary import dedup_summary, log_summary
 from engine.run.atomic import write_json_atomic
 from engine.run.dask_runner import session
-from engine.run.output import claim_output, output_folder, remove_stale
+from engine.run.output import claim_output, output_folder, remove_stale, require_documents
 from engine.run.reuse import fingerprint
 from kernels.backend import resolve_backend
 
@@ -135,11 +136,13 @@ def dedup(
     read = ReadOptions(text_column=text_column, id_column=id_column, strict=strict)
     size = parse_size(partition_size)
 
-    with output_folder(out) as out_dir:
-        started = time.perf_counter()
-        plan_report = ReadReport()
-        parts = plan_parts(inputs, size, report=plan_report)
-        claim_output(out_dir, "dedup", inputs)
+    # inputs are planned before the output folder is created or claimed: a run that
+    # fails here (a missing input) leaves no folder behind
+    started = time.perf_counter()
+    plan_report = ReadReport()
+    parts = plan_parts(inputs, size, report=plan_report)
+    plan_seconds = time.perf_counter() - started
+    with output_folder(out) as out_dir, claim_output(out_dir, "dedup", inputs):
         job = DedupJob(
             inputs=inputs,
             parts=parts,
@@ -156,8 +159,8 @@ def dedup(
             components=components,
             date_column=date_column,
         )
-        job.timings["plan"] = time.perf_counter() - started
-        with session(scheduler, workers) as runner:
+        job.timings["plan"] = plan_seconds
+        with session(scheduler, workers, out=None if out is None else out_dir) as runner:
             return run_stages(job, runner)
 
 
@@ -198,6 +201,8 @@ def run_stages(job: DedupJob, runner) -> DedupResult:
     """The five stages, in order (see the module docstring)."""
     doc_offsets = signatures_stage(job, runner)
     n_docs = int(doc_offsets[-1])
+    reports = [job.plan_report.to_dict(), *(r["report"] for r in job.results["signatures"])]
+    require_documents(n_docs, job.inputs, reports)
     shuffle_dir, n_ranges = shuffle_stage(job, runner, doc_offsets)
     edges_dir = edges_stage(job, runner, shuffle_dir, n_ranges)
     labels, components_dir = components_stage(job, runner, edges_dir, n_ranges, n_docs)

@@ -15,6 +15,7 @@ from engine.io import InputPart, ReadReport, iter_jsonl_lines, parse_size, plan_
 from engine.provenance.params import IndexParams
 from engine.provenance.reference import ReferenceIndex
 from engine.run.atomic import write_json_atomic
+from engine.run.output import WORK, Claim, claim_existing, claim_output
 from engine.run.summary import rounded, versions
 
 log = logging.getLogger("ouroboros")
@@ -77,8 +78,35 @@ def read_reference_files(
         ``prompt``: the text each output replied to; ``conversation``: its chat
         session).
     """
+    parts, report = _planned(inputs, partition_size)
+    return _read_reference_parts(
+        parts,
+        report,
+        text_column=text_column,
+        id_column=id_column,
+        model_column=model_column,
+        strict=strict,
+    )
+
+
+def _planned(inputs, partition_size: str | int) -> tuple[list[InputPart], ReadReport]:
+    """The parts of ``inputs`` (``partition_size`` bytes each) and the plan's report;
+    raises for a missing input, before anything is read or written."""
     report = ReadReport()
     parts = plan_parts([str(p) for p in _as_list(inputs)], parse_size(partition_size), report)
+    return parts, report
+
+
+def _read_reference_parts(
+    parts: list[InputPart],
+    report: ReadReport,
+    *,
+    text_column: str,
+    id_column: str | None,
+    model_column: str | None,
+    strict: bool,
+) -> tuple[dict, ReadReport]:
+    """:func:`read_reference_files` of planned ``parts`` (skips counted in ``report``)."""
     columns: dict[str, list] = {k: [] for k in ("texts", "ids", *_METADATA_KEYS)}
     for part in parts:
         wanted = _wanted_columns(part, text_column, id_column, model_column)
@@ -106,10 +134,16 @@ def read_human_files(
     inputs, *, text_column: str = "text", partition_size: str | int = "256MB", strict=False
 ) -> tuple[list[str], ReadReport]:
     """Texts of known human-written files (any input format), with the read report."""
-    report = ReadReport()
+    parts, report = _planned(inputs, partition_size)
+    return _read_human_parts(parts, report, text_column=text_column, strict=strict)
+
+
+def _read_human_parts(
+    parts: list[InputPart], report: ReadReport, *, text_column: str, strict: bool
+) -> tuple[list[str], ReadReport]:
+    """:func:`read_human_files` of planned ``parts`` (skips counted in ``report``)."""
     texts: list[str] = []
-    paths = [str(p) for p in _as_list(inputs)]
-    for part in plan_parts(paths, parse_size(partition_size), report):
+    for part in parts:
         for table in read_part(
             part, text_column=text_column, id_column=None, strict=strict, report=report
         ):
@@ -118,7 +152,19 @@ def read_human_files(
 
 
 def _folder_bytes(folder) -> int:
-    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
+    """Bytes of the index files in ``folder`` (its claim under ``_work/`` aside)."""
+    root = Path(folder)
+    return sum(
+        f.stat().st_size
+        for f in root.rglob("*")
+        if f.is_file() and f.relative_to(root).parts[0] != WORK
+    )
+
+
+def _claim_index(refdir, command: str) -> Claim:
+    """Lock the index folder ``refdir`` for ``command`` (``reference add`` or
+    ``add-human``); refuse a folder that ``reference build`` did not make."""
+    return claim_existing(refdir, command, "reference build", "index.json", "reference index")
 
 
 def add_human_text(
@@ -135,18 +181,26 @@ def add_human_text(
     """
     started = time.perf_counter()
     inputs = _as_list(inputs)
-    index = ReferenceIndex.load(refdir)
-    texts, report = read_human_files(
-        inputs, text_column=text_column, partition_size=partition_size, strict=strict
-    )
-    if not texts:
-        raise ValueError(
-            f"no text could be read from {list(map(str, inputs))} "
-            f"(skipped: {report.skipped}); check the files and --text-column"
+    with _claim_index(refdir, "reference add-human"):
+        index = ReferenceIndex.load(refdir)
+        texts, report = read_human_files(
+            inputs, text_column=text_column, partition_size=partition_size, strict=strict
         )
-    call = index.add_human(texts)
-    index.save(refdir)
-    summary = {
+        if not texts:
+            raise ValueError(
+                f"no text could be read from {list(map(str, inputs))} "
+                f"(skipped: {report.skipped}); check the files and --text-column"
+            )
+        call = index.add_human(texts)
+        index.save(refdir)
+        summary = _human_summary(refdir, inputs, text_column, index, call, report, started)
+        write_json_atomic(Path(refdir) / "summary.json", summary)
+    return summary
+
+
+def _human_summary(refdir, inputs, text_column, index, call, report, started) -> dict:
+    """The ``summary.json`` of ``reference add-human``."""
+    return {
         "command": "reference add-human",
         "inputs": [str(p) for p in inputs],
         "parameters": {"text_column": text_column, "index": index.params.to_dict()},
@@ -155,8 +209,6 @@ def add_human_text(
         "timings_s": rounded({"total": time.perf_counter() - started}),
         "versions": versions(),
     }
-    write_json_atomic(Path(refdir) / "summary.json", summary)
-    return summary
 
 
 def build_reference(
@@ -183,18 +235,77 @@ def build_reference(
     parameters, counts incl. duplicate ids and empty texts, read report, timings).
     """
     inputs = _as_list(inputs)
-    timings: dict[str, float] = {}
     started = time.perf_counter()
-    read = dict(text_column=text_column, partition_size=partition_size, strict=strict)
-    columns, report = read_reference_files(
-        inputs, id_column=id_column, model_column=model_column, **read
-    )
-    timings["read"] = time.perf_counter() - started
+    if not add:
+        _refuse_existing_index(out)
+    # inputs are planned before the index folder is created or claimed: a missing
+    # input leaves no folder behind
+    parts, report = _planned(inputs, partition_size)
+    human_plan = _planned(human, partition_size) if human else None
+    if add:
+        claim = _claim_index(out, "reference add")
+    else:
+        claim = claim_output(out, "reference build", inputs)
+    with claim:
+        columns, report = _read_reference_parts(
+            parts,
+            report,
+            text_column=text_column,
+            id_column=id_column,
+            model_column=model_column,
+            strict=strict,
+        )
+        timings = {"read": time.perf_counter() - started}
+        return _build(
+            inputs,
+            out,
+            columns,
+            report,
+            human_plan,
+            timings,
+            text_column=text_column,
+            id_column=id_column,
+            model_column=model_column,
+            strict=strict,
+            backend=backend,
+            add=add,
+            index_params=index_params,
+        )
 
+
+def _refuse_existing_index(out) -> None:
+    """``reference build`` never overwrites an index: it is extended with ``add``."""
+    if (Path(out) / "index.json").exists():
+        raise ValueError(
+            f"{out} already holds a reference index; use `ouroboros reference add "
+            f"{out} INPUT...` to extend it, or choose another --out"
+        )
+
+
+def _build(
+    inputs: list,
+    out,
+    columns: dict,
+    report: ReadReport,
+    human_plan: tuple[list[InputPart], ReadReport] | None,
+    timings: dict[str, float],
+    *,
+    text_column: str,
+    id_column: str | None,
+    model_column: str | None,
+    strict: bool,
+    backend: str,
+    add: bool,
+    index_params: dict,
+) -> tuple[ReferenceIndex, dict]:
+    """The rest of :func:`build_reference` once ``out`` is claimed and the references
+    read into ``columns``: index (and ``human_plan``'s text), save, summary."""
     started = time.perf_counter()
     index, call = _indexed(columns, out, add, backend, index_params)
-    if human:
-        human_texts, human_report = read_human_files(human, **read)
+    if human_plan is not None:
+        human_texts, human_report = _read_human_parts(
+            *human_plan, text_column=text_column, strict=strict
+        )
         call = {**call, **index.add_human(human_texts)}
         call["human_skipped"] = human_report.to_dict().get("skipped", {})
     timings["index"] = time.perf_counter() - started
@@ -252,11 +363,7 @@ def _indexed(columns: dict, out, add: bool, backend: str, index_params: dict):
             )
         index = ReferenceIndex.load(out)
         return index, index.add(texts, ids, **metadata, backend=backend)
-    if (Path(out) / "index.json").exists():
-        raise ValueError(
-            f"{out} already holds a reference index; use `ouroboros reference add "
-            f"{out} INPUT...` to extend it, or choose another --out"
-        )
+    _refuse_existing_index(out)
     params = IndexParams(**index_params)
     index = ReferenceIndex.build(texts, ids, **metadata, params=params, backend=backend)
     return index, index.last_report

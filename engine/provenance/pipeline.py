@@ -30,7 +30,7 @@ from engine.provenance.params import FLAGS_SCHEMA, LABELS, ProvenanceParams
 from engine.provenance.reference import ReferenceIndex
 from engine.run.atomic import parquet_writer_atomic, write_json_atomic, write_parquet_atomic
 from engine.run.dask_runner import Runner, session
-from engine.run.output import output_folder
+from engine.run.output import claim_output, output_folder, require_documents
 from engine.run.progress import prefetch
 from engine.run.reuse import fingerprint, reusable, stamped
 from engine.run.summary import merged_report, reused, rounded, versions
@@ -162,16 +162,22 @@ def flag(
     read = ReadOptions(text_column, id_column, strict, parse_size(batch_size))
     refdir = str(reference)
     index = open_index(refdir)
-    with output_folder(out) as out_dir:
+    # inputs are planned before the output folder is created or claimed: a run that
+    # fails here (a missing input) leaves no folder behind
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    plan_report = ReadReport()
+    parts = plan_parts([str(p) for p in inputs], parse_size(partition_size), plan_report)
+    timings["plan"] = time.perf_counter() - started
+    # ``dedup --reference`` flags into its OUT/provenance: a folder of its own, claimed
+    # here as `flag` on the same inputs (the dedup run holds OUT itself)
+    with output_folder(out) as out_dir, claim_output(out_dir, "flag", inputs):
         work = out_dir / "_work"
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        plan_report = ReadReport()
-        parts = plan_parts([str(p) for p in inputs], parse_size(partition_size), plan_report)
-        timings["plan"] = time.perf_counter() - started
-
         tasks = [(part, refdir, provenance_params, read, resolved, str(work)) for part in parts]
-        results = _run_flag_tasks(tasks, runner, scheduler, workers, progress, timings)
+        stage_out = None if out is None else out_dir
+        results = _run_flag_tasks(tasks, runner, scheduler, workers, progress, timings, stage_out)
+        reports = [plan_report.to_dict(), *(r["report"] for r in results)]
+        require_documents(sum(r["documents"] for r in results), inputs, reports)
 
         started = time.perf_counter()
         part_files = [_part_file(work, part) for part in parts]
@@ -201,12 +207,13 @@ def flag(
         return FlagResult(summary, None if out is None else out_dir, flags)
 
 
-def _run_flag_tasks(tasks, runner, scheduler, workers, progress, timings) -> list[dict]:
-    """:func:`flag_task` over every part, on ``runner`` or on a session of its own;
-    the seconds go to ``timings["flag"]``."""
+def _run_flag_tasks(tasks, runner, scheduler, workers, progress, timings, out) -> list[dict]:
+    """:func:`flag_task` over every part, on ``runner`` or on a session of its own
+    (``out``: the output folder, None in memory); the seconds go to
+    ``timings["flag"]``."""
     if runner is not None:
         return runner.stage("flag", flag_task, tasks, show=progress, timings=timings)
-    with session(scheduler, workers) as own_runner:
+    with session(scheduler, workers, out=out) as own_runner:
         return own_runner.stage("flag", flag_task, tasks, show=progress, timings=timings)
 
 

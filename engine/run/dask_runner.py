@@ -24,8 +24,10 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from engine.run.output import disk_full, is_disk_full
 from engine.run.progress import Progress
 
 SCHEDULERS = ("local", "threads", "local-cuda")
@@ -36,12 +38,17 @@ def default_workers() -> int:
 
 
 class Runner:
-    """Runs batches of tasks on one scheduler; create with :func:`session`."""
+    """Runs batches of tasks on one scheduler; create with :func:`session`.
 
-    def __init__(self, scheduler: str, workers: int, client=None):
+    ``out``: the run's output folder, named when a stage runs out of disk space (None:
+    a temporary work folder of a run whose results stay in memory).
+    """
+
+    def __init__(self, scheduler: str, workers: int, client=None, out: Path | None = None):
         self.scheduler = scheduler
         self.workers = workers
         self.client = client
+        self.out = out
 
     def run(
         self,
@@ -66,27 +73,37 @@ class Runner:
         timings: dict[str, float] | None = None,
     ) -> list[Any]:
         """:meth:`run` as one named stage of a pipeline: a progress bar (or log lines)
-        under ``name`` when ``show``, and its seconds added to ``timings[name]``."""
+        under ``name`` when ``show``, and its seconds added to ``timings[name]``.
+
+        A task that runs out of disk space (``OSError`` ``ENOSPC``) raises
+        :class:`engine.run.output.DiskFull` naming ``name`` and the output folder."""
         started = time.perf_counter()
-        with Progress(len(args_list), name, enabled=show) as bar:
-            results = self.run(func, args_list, progress=bar)
+        try:
+            with Progress(len(args_list), name, enabled=show) as bar:
+                results = self.run(func, args_list, progress=bar)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full(exc, self.out, name) from exc
+            raise
         if timings is not None:
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
         return results
 
 
 @contextmanager
-def session(scheduler: str = "local", workers: int | None = None):
-    """A :class:`Runner` for the whole run; starts and stops a local cluster if asked."""
+def session(scheduler: str = "local", workers: int | None = None, out: Path | None = None):
+    """A :class:`Runner` for the whole run; starts and stops a local cluster if asked.
+
+    ``out``: the run's output folder (see :class:`Runner`)."""
     workers = workers or default_workers()
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if scheduler == "threads":
-        yield Runner(scheduler, workers)
+        yield Runner(scheduler, workers, out=out)
         return
     client, cluster = _make_client(scheduler, workers)
     try:
-        yield Runner(scheduler, workers, client)
+        yield Runner(scheduler, workers, client, out=out)
     finally:
         client.close()
         if cluster is not None:

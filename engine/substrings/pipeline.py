@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 from engine.io import InputPart, ReadOptions, ReadReport, parse_size, plan_parts
 from engine.run.atomic import write_json_atomic, write_parquet_atomic
 from engine.run.dask_runner import Runner, session
-from engine.run.output import claim_output, output_folder
+from engine.run.output import claim_output, output_folder, require_documents
 from engine.run.summary import memory, merged_report, reused, rounded, versions
 from engine.substrings.cross_shard import substr_across_shards
 from engine.substrings.deduped import write_cut_parts
@@ -111,14 +111,18 @@ def substr(
         read=ReadOptions(text_column=text_column, id_column=id_column, strict=strict),
     )
     backend = resolve_backend(backend)
-    with output_folder(out) as out_dir:
-        started = time.perf_counter()
-        plan_report = ReadReport()
-        parts = plan_parts(inputs, parse_size(partition_size), plan_report)
+    # inputs are planned before the output folder is created or claimed: a run that
+    # fails here (a missing input) leaves no folder behind
+    started = time.perf_counter()
+    plan_report = ReadReport()
+    parts = plan_parts(inputs, parse_size(partition_size), plan_report)
+    shards = group_shards(parts, options.shard_size)
+    plan_seconds = time.perf_counter() - started
+    with output_folder(out) as out_dir, claim_output(out_dir, "substr", inputs):
         job = SubstrJob(
             inputs=inputs,
             parts=parts,
-            shards=group_shards(parts, options.shard_size),
+            shards=shards,
             plan_report=plan_report,
             out_dir=out_dir,
             in_memory=out is None,
@@ -128,14 +132,15 @@ def substr(
             partition_size=parse_size(partition_size),
             progress=progress,
         )
-        job.timings["plan"] = time.perf_counter() - started
-        claim_output(out_dir, "substr", inputs)
+        job.timings["plan"] = plan_seconds
         started = time.perf_counter()
-        with session(scheduler, workers) as runner:
+        with session(scheduler, workers, out=None if out is None else out_dir) as runner:
             found = single_shard_stage(job, runner)
             if found is None:
                 found = cross_shard_stage(job, runner)
         job.timings["spans"] = time.perf_counter() - started
+        reports = [job.plan_report.to_dict(), *(r["report"] for r in found.results)]
+        require_documents(found.counts["documents"], job.inputs, reports)
         summary = write_stage(job, found)
         return SubstrResult(found.spans, summary, None if job.in_memory else out_dir)
 
