@@ -1,10 +1,16 @@
 """Parquet reader: the text from a string (or binary) column, read in row batches.
 
 A part reads a group of row groups (:func:`engine.io.plan_parts`); ``row`` is the 0-based
-row index in the file. Batches hold about ``batch_bytes`` of text, estimated from the
-footer's uncompressed column sizes. Rows whose text is null are counted as
-``missing_text``; a null ``id_column`` value takes the default ``path:row`` id. Extra
-``columns`` are carried with their stored types.
+row index in the file, from the footer's row counts. Batches hold about ``batch_bytes``,
+estimated from the footer's row-group sizes. Rows whose text is null are
+counted as ``missing_text``; a null ``id_column`` value takes the default ``path:row`` id.
+Extra ``columns`` are carried with their stored types.
+
+Row groups are read one by one, so a damaged one costs only its own rows: the rows it
+could not give (all of them, or those after the batch that failed) are counted as
+``corrupt_row_group`` (one count per row, one example at the first lost row), and the
+next group is read. Page checksums are verified where the file has them. A file whose
+footer cannot be read is one ``unreadable_file`` (see :func:`engine.io.read_part`).
 """
 
 from __future__ import annotations
@@ -25,17 +31,21 @@ from engine.io.reading import (
 )
 from engine.io.report import InputError
 
-__all__ = ["read_parquet"]
+__all__ = ["read_parquet", "row_group_error", "row_group_starts"]
 
 MAX_PARQUET_BATCH_ROWS = 2**16
+CORRUPT_ROW_GROUP = "corrupt_row_group"
 
 
 def read_parquet(reading: Reading) -> Iterator[pa.Table]:
     """Tables of the Parquet part ``reading.part``: its row groups, in batches of at
     most 65536 rows and about ``reading.batch_bytes`` bytes of text."""
     part = reading.part
-    parquet = pq.ParquetFile(part.path)
-    schema = parquet.schema_arrow
+    try:
+        parquet = pq.ParquetFile(part.path, page_checksum_verification=True)
+        schema = parquet.schema_arrow
+    except UnicodeDecodeError as err:  # column names in a damaged footer
+        raise OSError(f"damaged Parquet footer: {err}") from err
     strings = [
         f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
     ]
@@ -55,19 +65,64 @@ def read_parquet(reading: Reading) -> Iterator[pa.Table]:
     if not row_groups:
         return
     read_columns = list(dict.fromkeys([reading.text_column, *id_list(reading), *reading.columns]))
-    batch_rows = _parquet_batch_rows(
-        parquet.metadata, row_groups, reading.text_column, reading.batch_bytes
-    )
-    next_row = part.first_row
-    reading.location = {"row": next_row}
-    for batch in parquet.iter_batches(
-        batch_size=batch_rows, row_groups=row_groups, columns=read_columns, use_threads=False
-    ):
-        table = _parquet_batch_table(reading, batch, next_row)
-        next_row += batch.num_rows
+    metadata = parquet.metadata
+    batch_rows = _parquet_batch_rows(metadata, row_groups, reading.batch_bytes)
+    starts = row_group_starts(metadata)
+    for rg in row_groups:
+        first_row, end_row = starts[rg], starts[rg + 1]
+        next_row = first_row
         reading.location = {"row": next_row}
-        if table.num_rows:
-            yield table
+        try:
+            for batch in parquet.iter_batches(
+                batch_size=batch_rows, row_groups=[rg], columns=read_columns, use_threads=False
+            ):
+                table = _parquet_batch_table(reading, batch, next_row)
+                next_row += batch.num_rows
+                reading.location = {"row": next_row}
+                if table.num_rows:
+                    yield table
+        except (OSError, pa.ArrowException) as err:
+            if not row_group_error(err):
+                raise
+            _count_lost_rows(reading, rg, next_row, end_row, f"cannot be read: {err}")
+            continue
+        if next_row < end_row:
+            _count_lost_rows(
+                reading,
+                rg,
+                next_row,
+                end_row,
+                f"missing (the group gave {next_row - first_row} of {end_row - first_row} rows)",
+            )
+
+
+def row_group_starts(metadata: pq.FileMetaData) -> list[int]:
+    """The row index of each row group's first row, then the file's row count."""
+    starts = [0]
+    for rg in range(metadata.num_row_groups):
+        starts.append(starts[-1] + metadata.row_group(rg).num_rows)
+    return starts
+
+
+def row_group_error(err: BaseException) -> bool:
+    """True for an error that damaged data in a row group raises (a damaged page, a
+    checksum mismatch); False for one about the file itself (gone, not allowed)."""
+    return not isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError))
+
+
+def _count_lost_rows(reading: Reading, rg: int, first: int, end: int, why: str) -> None:
+    """Count rows ``first..end-1`` of row group ``rg`` as ``corrupt_row_group``."""
+    lost = end - first
+    if lost <= 0:
+        return
+    reading.stopped_early = True  # counted: a file left without documents is not "empty"
+    reading.skip(
+        CORRUPT_ROW_GROUP,
+        row=first,
+        detail=f"row group {rg}: {lost} rows (rows {first}-{end - 1}) {why}",
+    )
+    skipped = reading.report.skipped
+    skipped[CORRUPT_ROW_GROUP] += lost - 1  # one count per row; one example is enough
 
 
 def _is_text_type(arrow_type: pa.DataType) -> bool:
@@ -79,19 +134,18 @@ def _is_text_type(arrow_type: pa.DataType) -> bool:
     )
 
 
-def _parquet_batch_rows(
-    metadata: pq.FileMetaData, row_groups: list[int], text_column: str, batch_bytes: int
-) -> int:
-    """Rows per batch so that a batch holds about ``batch_bytes`` of text."""
-    rows = text_bytes = 0
+def _parquet_batch_rows(metadata: pq.FileMetaData, row_groups: list[int], batch_bytes: int) -> int:
+    """Rows per batch so that a batch holds about ``batch_bytes`` of data.
+
+    From the row groups' sizes (all columns): pyarrow's column-chunk metadata accessor
+    aborts the whole process on some damaged footers, so it is never touched here.
+    """
+    rows = nbytes = 0
     for rg in row_groups:
         rg_meta = metadata.row_group(rg)
         rows += rg_meta.num_rows
-        for i in range(rg_meta.num_columns):
-            column = rg_meta.column(i)
-            if column.path_in_schema == text_column:
-                text_bytes += column.total_uncompressed_size
-    bytes_per_row = max(text_bytes // max(rows, 1), 1)
+        nbytes += rg_meta.total_byte_size
+    bytes_per_row = max(nbytes // max(rows, 1), 1)
     return int(min(max(batch_bytes // bytes_per_row, 1), MAX_PARQUET_BATCH_ROWS))
 
 

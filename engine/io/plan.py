@@ -517,7 +517,9 @@ def _plan_parquet(path: str, size: int, partition_size: int) -> list[InputPart]:
     """Group consecutive row groups until their uncompressed size reaches the target."""
     try:
         metadata = pq.read_metadata(path)
-    except (OSError, pa.ArrowException):
+    except (OSError, pa.ArrowException, ValueError):
+        # a damaged footer (ValueError: e.g. a column name that is not UTF-8): one part,
+        # which the reader counts as an unreadable file
         return [InputPart(0, path, "parquet", None, size_bytes=size)]
     if metadata.num_row_groups == 0:
         return [InputPart(0, path, "parquet", None, row_groups=(), size_bytes=size)]

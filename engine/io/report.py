@@ -44,6 +44,8 @@ STRICT_REASONS = frozenset(
         "non_string_text",
         "missing_id",
         "warc_record_error",
+        "warc_length_mismatch",
+        "corrupt_row_group",
         "unreadable_file",
         "corrupt_compression",
         "missing_file",

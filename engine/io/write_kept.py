@@ -6,11 +6,13 @@ The deduplicated corpus (``--write-deduped``) mirrors the input: one output file
 
 - JSONL: kept lines are copied byte for byte (not re-serialised), recompressed with the
   input's codec.
-- Parquet: kept rows with the input's schema (and schema metadata) and codec.
+- Parquet: kept rows with the input's schema (and schema metadata) and codec; read row
+  group by row group like :mod:`engine.io.parquet`, so a damaged group is passed over.
 - Text: the file is copied when its row 0 is kept.
 - WARC / WET: the kept records are re-written with warcio's ``WARCWriter`` (gzip when the
   input is gzipped); ``warcinfo`` records are carried along so that the file stays
-  self-describing.
+  self-describing. Records are framed by :func:`engine.io.warc.iter_warc_records`, the
+  reader's own framing, so row numbers match and damaged records are passed over.
 
 Files are written to a hidden temporary name in the same folder (the engine's one
 scheme, :func:`engine.run.atomic.temporary_path`) and renamed when complete, so an output
@@ -31,12 +33,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
-from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from engine.io.compression import iter_jsonl_lines
+from engine.io.parquet import row_group_error, row_group_starts
 from engine.io.plan import InputPart
 from engine.io.report import READ_ERRORS, InputError, ReadReport
+from engine.io.warc import WarcRecord, iter_warc_records
 from engine.run.atomic import temporary_path
 
 __all__ = ["deduped_path", "write_kept"]
@@ -87,8 +90,9 @@ def write_kept(
         The path written, or None when no row is kept: nothing is written then, and a
         file left at that path by an earlier run is removed.
 
-    Read errors that ``read_part`` also met (a corrupt stream, a damaged WARC record)
-    end the copy at the same place, so the output holds what reading could read.
+    Read errors that ``read_part`` also met end the copy at the same place (a corrupt
+    JSONL stream) or pass over the same damaged WARC record or Parquet row group, so the
+    output holds what reading could read.
     """
     kept = _kept_array(kept_rows)
     target = deduped_path(part, out_dir)
@@ -191,50 +195,68 @@ def _write_text(part: InputPart, kept: np.ndarray, path: Path) -> int:
 
 def _write_parquet(part: InputPart, kept: np.ndarray, path: Path) -> int:
     try:
-        parquet = pq.ParquetFile(part.path)
-    except (OSError, pa.ArrowException) as err:
+        parquet = pq.ParquetFile(part.path, page_checksum_verification=True)
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as err:
         raise InputError(f"cannot reopen {part.path} to write kept rows: {err}") from err
     all_groups = list(range(parquet.num_row_groups))
     row_groups = all_groups if part.row_groups is None else list(part.row_groups)
     if not row_groups:
         return 0
     schema = parquet.schema_arrow
-    codec = _parquet_codec(parquet.metadata)
+    codec = _parquet_codec(parquet)
     batch_rows = _parquet_batch_rows(parquet.metadata, row_groups)
+    starts = row_group_starts(parquet.metadata)
     matched = 0
-    next_row = part.first_row
     pending: list[pa.RecordBatch] = []
     pending_bytes = 0
     with pq.ParquetWriter(path, schema, compression=codec) as writer:
-        try:
-            for batch in parquet.iter_batches(
-                batch_size=batch_rows, row_groups=row_groups, use_threads=False
-            ):
-                rows = np.arange(next_row, next_row + batch.num_rows, dtype=np.int64)
-                next_row += batch.num_rows
-                mask = np.isin(rows, kept, assume_unique=True)
-                if mask.any():
-                    chosen = batch.filter(pa.array(mask))
-                    matched += chosen.num_rows
-                    pending.append(chosen)
-                    pending_bytes += chosen.nbytes
-                if pending_bytes >= PARQUET_BATCH_BYTES:
-                    writer.write_table(pa.Table.from_batches(pending, schema=schema))
-                    pending, pending_bytes = [], 0
-                if next_row > kept[-1]:
-                    break
-        except READ_ERRORS as err:
-            _raise_if_unopenable(err, part)
+        for rg in row_groups:
+            next_row, end_row = starts[rg], starts[rg + 1]
+            if next_row > kept[-1]:
+                break
+            first_kept = np.searchsorted(kept, next_row)
+            if first_kept == kept.size or kept[first_kept] >= end_row:
+                continue  # no kept row in this group
+            try:
+                for batch in parquet.iter_batches(
+                    batch_size=batch_rows, row_groups=[rg], use_threads=False
+                ):
+                    rows = np.arange(next_row, next_row + batch.num_rows, dtype=np.int64)
+                    next_row += batch.num_rows
+                    mask = np.isin(rows, kept, assume_unique=True)
+                    if mask.any():
+                        chosen = batch.filter(pa.array(mask))
+                        matched += chosen.num_rows
+                        pending.append(chosen)
+                        pending_bytes += chosen.nbytes
+                    if pending_bytes >= PARQUET_BATCH_BYTES:
+                        writer.write_table(pa.Table.from_batches(pending, schema=schema))
+                        pending, pending_bytes = [], 0
+                    if next_row > kept[-1]:
+                        break
+            except (OSError, pa.ArrowException) as err:
+                if not row_group_error(err):
+                    raise InputError(f"cannot read {part.path} to write kept rows: {err}") from err
+                # a damaged row group: read_part counted its rows, and kept none of them
         if pending:
             writer.write_table(pa.Table.from_batches(pending, schema=schema))
     return matched
 
 
-def _parquet_codec(metadata: pq.FileMetaData) -> str:
-    if metadata.num_row_groups == 0 or metadata.row_group(0).num_columns == 0:
-        return "snappy"
-    name = str(metadata.row_group(0).column(0).compression).upper()
-    return _PARQUET_CODECS.get(name, "snappy")
+def _parquet_codec(parquet: pq.ParquetFile) -> str:
+    """The codec of the first row group that reads (its column-chunk metadata is then
+    sound: pyarrow's accessor for it aborts the process on some damaged footers)."""
+    metadata = parquet.metadata
+    for rg in range(metadata.num_row_groups):
+        if metadata.row_group(rg).num_columns == 0:
+            break
+        try:
+            next(parquet.iter_batches(batch_size=1, row_groups=[rg], use_threads=False), None)
+        except (OSError, pa.ArrowException):
+            continue
+        name = str(metadata.row_group(rg).column(0).compression).upper()
+        return _PARQUET_CODECS.get(name, "snappy")
+    return "snappy"
 
 
 def _parquet_batch_rows(metadata: pq.FileMetaData, row_groups: list[int]) -> int:
@@ -246,25 +268,32 @@ def _parquet_batch_rows(metadata: pq.FileMetaData, row_groups: list[int]) -> int
 
 def _write_warc(part: InputPart, kept: np.ndarray, path: Path) -> int:
     rows = _KeptRows(kept)
+
+    def wanted(record: WarcRecord) -> bool:
+        at = np.searchsorted(kept, record.row)
+        return record.kind == "warcinfo" or (at < kept.size and kept[at] == record.row)
+
     gzipped = part.compression == "gzip" or part.path.lower().endswith(".gz")
-    try:
-        stream = open(part.path, "rb")
-    except OSError as err:
-        raise InputError(f"cannot read {part.path} to write kept rows: {err}") from err
-    with stream, open(path, "wb") as out:
+    records = iter_warc_records(part.path, gzipped=gzipped, want=wanted)
+    with contextlib.closing(records), open(path, "wb") as out:
         writer = WARCWriter(out, gzip=gzipped)
-        records = ArchiveIterator(stream)
-        row = -1
-        try:
-            for record in records:
-                row += 1
-                if row > rows.last:
-                    break
-                if rows.take(row) or record.rec_type == "warcinfo":
-                    writer.write_record(record)
-        except Exception as err:  # a damaged record: read_part stopped here too
-            if isinstance(err, OSError) and not isinstance(err, gzip.BadGzipFile):
-                raise
+        while True:
+            try:
+                record = next(records, None)
+            except OSError as err:
+                raise InputError(f"cannot read {part.path} to write kept rows: {err}") from err
+            if record is None or (record.row is not None and record.row > rows.last):
+                break
+            if not isinstance(record, WarcRecord):
+                continue  # a damaged record: read_part counted it and kept nothing
+            if rows.take(record.row) or record.kind == "warcinfo":
+                try:
+                    parsed = record.parse()
+                except Exception:  # warcio raises many types; read_part counted it too
+                    if record.kind != "warcinfo":
+                        rows.matched -= 1
+                    continue
+                writer.write_record(parsed)
     return rows.matched
 
 
