@@ -3,7 +3,8 @@
 :func:`read_part` checks the options, counts the file, dispatches to the reader of the
 part's format (:data:`FORMAT_READERS`) and turns a read error into a counted skip (or an
 ``InputError`` in strict mode) after yielding what was read before it. A file with no
-documents at all is counted as ``empty_file``.
+documents and no counted skip (0 bytes, or only blank lines) is counted as ``empty_file``;
+a file whose every row was counted under its own reason is not counted again.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def read_part(
         reading.whole_file = part.byte_start == 0 and part.byte_end < 0
     documents = 0
     failed = False
+    skipped_before = report.total_skipped  # a file whose every row was counted is not "empty"
     try:
         size = os.path.getsize(part.path)  # FileNotFoundError: deleted since planning
         if part.is_first_part:
@@ -103,7 +105,8 @@ def read_part(
                 strict_message(reading.path, reason, reading.location, detail)
             ) from err
         reading.skip(reason, detail=detail, **reading.location)
-    if not failed and not reading.stopped_early and reading.whole_file and documents == 0:
+    counted = report.total_skipped != skipped_before
+    if not (failed or reading.stopped_early or counted) and reading.whole_file and documents == 0:
         reading.skip("empty_file", detail="file holds no documents")
 
 

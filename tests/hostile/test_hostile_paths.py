@@ -335,3 +335,14 @@ def test_zeroed_head_of_a_jsonl_file_does_not_lose_the_rest(tmp_path):
         assert table["text"].to_pylist() == [f"doc {i}" for i in range(5)]
         assert report.skipped == {"malformed_json": 1}
         assert report.problems[0]["line"] == 0
+
+
+def test_a_file_of_malformed_lines_is_counted_once_per_line_not_again_as_empty(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text("{bad\n{worse\nnot json\n\n")
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("\n\n")
+    report = ReadReport()
+    for part in plan_parts([str(path), str(blank)], 2**30, report=report):
+        assert list(read_part(part, report=report)) == []
+    assert report.skipped == {"malformed_json": 3, "empty_file": 1}
