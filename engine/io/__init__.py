@@ -53,6 +53,7 @@ The names below are the package's public face; the other packages import them fr
 here, never from the modules inside (``texts``, ``dates`` and ``write_kept`` aside).
 """
 
+from engine.io.accepted import check_texts, input_paths
 from engine.io.compression import iter_jsonl_lines, open_decompressed
 from engine.io.html import html_to_text
 from engine.io.options import ReadOptions
@@ -62,6 +63,8 @@ from engine.io.report import READ_ERRORS, InputError, ReadReport
 from engine.io.warc import WARC_COLUMNS
 
 __all__ = [
+    "check_texts",
+    "input_paths",
     "READ_ERRORS",
     "WARC_COLUMNS",
     "InputError",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from engine.io.accepted import check_texts
+
 
 def as_large_string_array(texts) -> pa.LargeStringArray:
     """Convert supported text containers to one ``pa.large_string`` array.
@@ -19,6 +21,7 @@ def as_large_string_array(texts) -> pa.LargeStringArray:
         TypeError: for unsupported containers or non-text elements.
         ValueError: for null/None entries (say which index).
     """
+    check_texts(texts)
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
     if isinstance(texts, pa.Array):

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io import InputPart, ReadOptions, ReadReport, parse_size, plan_parts
+from engine.io import InputPart, ReadOptions, ReadReport, input_paths, parse_size, plan_parts
 from engine.io.write_kept import write_kept
 from engine.neardup.components import (
     components_partitions,
@@ -126,7 +126,7 @@ def dedup(
         >>> result = engine.dedup(["crawl.jsonl.gz"], out="out/")  # doctest: +SKIP
         >>> result.clusters.filter(~result.clusters["keep"]).num_rows  # doctest: +SKIP
     """
-    inputs = [str(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
+    inputs = input_paths(inputs)
     dedup_params = DedupParams(**params)
     resolved = resolve_backend(backend)
     if components not in COMPONENTS:

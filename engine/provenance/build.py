@@ -11,7 +11,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.io import InputPart, ReadReport, iter_jsonl_lines, parse_size, plan_parts, read_part
+from engine.io import (
+    InputPart,
+    ReadReport,
+    input_paths,
+    iter_jsonl_lines,
+    parse_size,
+    plan_parts,
+    read_part,
+)
 from engine.provenance.params import IndexParams
 from engine.provenance.reference import ReferenceIndex
 from engine.run.atomic import write_json_atomic
@@ -25,7 +33,7 @@ _METADATA_KEYS = ("models", "datasets", "dates", "prompts", "conversations")
 
 
 def _as_list(inputs) -> list:
-    return [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    return input_paths(inputs)
 
 
 def _present_columns(part: InputPart) -> list[str] | None:

@@ -25,7 +25,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from engine.io import InputPart, ReadOptions, ReadReport, parse_size, plan_parts, read_part
+from engine.io import (
+    InputPart,
+    ReadOptions,
+    ReadReport,
+    input_paths,
+    parse_size,
+    plan_parts,
+    read_part,
+)
 from engine.provenance.params import FLAGS_SCHEMA, LABELS, ProvenanceParams
 from engine.provenance.reference import ReferenceIndex
 from engine.run.atomic import parquet_writer_atomic, write_json_atomic, write_parquet_atomic
@@ -156,7 +164,7 @@ def flag(
             (``verified_max_gap`` defaults to ``max(256, max_gap)``).
         Other arguments: as for :func:`engine.neardup.pipeline.dedup`.
     """
-    inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    inputs = input_paths(inputs)
     provenance_params = ProvenanceParams(**params)
     resolved = resolve_backend(backend)
     read = ReadOptions(text_column, id_column, strict, parse_size(batch_size))

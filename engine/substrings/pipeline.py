@@ -33,7 +33,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.io import InputPart, ReadOptions, ReadReport, parse_size, plan_parts
+from engine.io import InputPart, ReadOptions, ReadReport, input_paths, parse_size, plan_parts
 from engine.run.atomic import write_json_atomic, write_parquet_atomic
 from engine.run.dask_runner import Runner, session
 from engine.run.output import claim_output, output_folder, require_documents
@@ -96,7 +96,7 @@ def substr(
             cut out.
         Other arguments: as for :func:`engine.neardup.pipeline.dedup`.
     """
-    inputs = [str(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
+    inputs = input_paths(inputs)
     if min_span < 1:
         raise ValueError(f"min_span must be >= 1 byte, got {min_span}")
     if keep not in KEEP_RULES:

@@ -56,6 +56,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
+from engine.io import check_texts
 from kernels.backend import resolve_backend, to_device, to_host
 from kernels.lcp import lcp_array
 from kernels.spans import (
@@ -89,6 +90,7 @@ SPANS_SCHEMA = pa.schema(
 
 def _as_bytes_list(texts, name: str = "texts") -> list[bytes]:
     """UTF-8 bytes of each document; str is encoded, bytes are taken as they are."""
+    check_texts(texts)
     if isinstance(texts, (str, bytes, bytearray)):
         raise ValueError(f"{name} must be a sequence of documents, not a single string")
     if isinstance(texts, pa.ChunkedArray):

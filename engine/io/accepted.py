@@ -1,0 +1,69 @@
+"""What the entry points accept, checked before anything is read: paths for the
+pipelines over files, text containers for the array-level API. A table, a DataFrame or
+a dataset given where paths or texts are expected is refused with a ``TypeError`` that
+says what to pass instead: it is never iterated as a list of paths, and its column
+names are never taken for documents.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+PATHS_ACCEPTED = "a path (str or os.PathLike) or a list of paths to files or folders"
+TEXTS_ACCEPTED = "a list of str (or bytes), a pyarrow string array or column, or a pandas Series"
+
+
+def table_kind(obj) -> str | None:
+    """A name for ``obj`` when it is a table-like object (DataFrame, Arrow table or
+    batch reader, Hugging Face dataset, mapping of columns); else None."""
+    module = type(obj).__module__ or ""
+    name = type(obj).__name__
+    if module.startswith("pandas") and name == "DataFrame":
+        return "a pandas DataFrame"
+    if module.startswith("pyarrow") and name in ("Table", "RecordBatch", "RecordBatchReader"):
+        return f"a pyarrow {name}"
+    if module.startswith("datasets") and "Dataset" in name:
+        return f"a Hugging Face {name}"
+    if isinstance(obj, Mapping):
+        return "a mapping"
+    return None
+
+
+def input_paths(inputs) -> list[str]:
+    """``inputs`` as a list of path strings (order kept).
+
+    Raises:
+        TypeError: for anything but :data:`PATHS_ACCEPTED`; a table-like object gets a
+            message that says how to pass it (in-memory tables are not read yet).
+    """
+    kind = table_kind(inputs)
+    if kind is not None:
+        raise TypeError(
+            f"inputs must be {PATHS_ACCEPTED}; got {kind}. In-memory tables are not read "
+            "yet: write it to Parquet (e.g. df.to_parquet('docs.parquet'), "
+            "pyarrow.parquet.write_table(table, 'docs.parquet'), "
+            "dataset.to_parquet('docs.parquet')) and pass that path"
+        )
+    if isinstance(inputs, (str, os.PathLike)):
+        return [os.fspath(inputs)]
+    if isinstance(inputs, bytes) or not hasattr(inputs, "__iter__"):
+        raise TypeError(f"inputs must be {PATHS_ACCEPTED}; got {type(inputs).__name__}")
+    paths = list(inputs)
+    for i, path in enumerate(paths):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(
+                f"inputs[{i}] is {type(path).__name__}; inputs must be {PATHS_ACCEPTED}"
+            )
+    return [os.fspath(p) if isinstance(p, Path) else str(p) for p in paths]
+
+
+def check_texts(texts) -> None:
+    """Refuse a table-like object where documents are expected (:data:`TEXTS_ACCEPTED`)."""
+    kind = table_kind(texts)
+    if kind is not None:
+        raise TypeError(
+            f"texts must be {TEXTS_ACCEPTED}; got {kind}: pass its text column "
+            "(e.g. df['text'], table.column('text'), dataset['text'])"
+        )
