@@ -101,7 +101,7 @@ def _planned(inputs, partition_size: str | int) -> tuple[list[InputPart], ReadRe
     """The parts of ``inputs`` (``partition_size`` bytes each) and the plan's report;
     raises for a missing input, before anything is read or written."""
     report = ReadReport()
-    parts = plan_parts([str(p) for p in _as_list(inputs)], parse_size(partition_size), report)
+    parts = plan_parts(_as_list(inputs), parse_size(partition_size), report)
     return parts, report
 
 

@@ -175,7 +175,7 @@ def flag(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     plan_report = ReadReport()
-    parts = plan_parts([str(p) for p in inputs], parse_size(partition_size), plan_report)
+    parts = plan_parts(inputs, parse_size(partition_size), plan_report)
     timings["plan"] = time.perf_counter() - started
     # ``dedup --reference`` flags into its OUT/provenance: a folder of its own, claimed
     # here as `flag` on the same inputs (the dedup run holds OUT itself)

@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,6 +17,7 @@ import pytest
 
 import engine
 from engine.io import InputError, ReadReport, plan_parts, read_part
+from tests.dask_processes import dask_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "engine.cli"]
@@ -47,15 +47,6 @@ def distinct_docs(n: int, tag: str) -> list[dict]:
 # ------------------------------------------------------ case 2: relative inputs, remote workers
 
 
-def _wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def workers_elsewhere(tmp_path):
     """A `dask scheduler` and two `dask worker` processes whose working directory is
@@ -68,57 +59,8 @@ def workers_elsewhere(tmp_path):
         "NUMBA_NUM_THREADS": "1",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-    common = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=worker_dir)
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dask",
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dashboard",
-                "--scheduler-file",
-                str(scheduler_file),
-            ],
-            **common,
-        )
-    ]
-    try:
-        _wait_for(scheduler_file.exists, 60, "the scheduler file")
-        for _ in range(2):
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "dask",
-                        "worker",
-                        "--scheduler-file",
-                        str(scheduler_file),
-                        "--nthreads",
-                        "1",
-                        "--no-nanny",
-                        "--host",
-                        "127.0.0.1",
-                        "--no-dashboard",
-                    ],
-                    **common,
-                )
-            )
-        from distributed import Client
-
-        with Client(scheduler_file=str(scheduler_file), timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
-        address = json.loads(scheduler_file.read_text())["address"]
-        yield address, worker_dir
-    finally:
-        for proc in reversed(procs):
-            proc.kill()
-            proc.wait()
+    with dask_processes(scheduler_file, env, cwd=worker_dir):
+        yield json.loads(scheduler_file.read_text())["address"], worker_dir
 
 
 def test_relative_inputs_are_read_by_workers_in_another_directory(workers_elsewhere, tmp_path):

@@ -9,13 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 import engine
+from tests.dask_processes import dask_processes, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample" / "docs.jsonl.gz"
@@ -34,73 +34,13 @@ def reference(corpus):
     return engine.dedup([str(corpus)], progress=False, scheduler="threads").clusters
 
 
-def _wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.01):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval_s)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A scheduler and two single-threaded workers (no nanny), as separate processes."""
     scheduler_file = tmp_path / "scheduler.json"
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dask",
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dashboard",
-                "--scheduler-file",
-                str(scheduler_file),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-    ]
-    try:
-        _wait_for(scheduler_file.exists, 60, "the scheduler file")
-        for _ in range(2):
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "dask",
-                        "worker",
-                        "--scheduler-file",
-                        str(scheduler_file),
-                        "--nthreads",
-                        "1",
-                        "--no-nanny",
-                        "--host",
-                        "127.0.0.1",
-                        "--no-dashboard",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    env=env,
-                )
-            )
-        from distributed import Client
-
-        with Client(scheduler_file=str(scheduler_file), timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
-        yield scheduler_file, procs[1:]
-    finally:
-        for proc in reversed(procs):
-            proc.kill()
-            proc.wait()
+    with dask_processes(scheduler_file, env) as workers:
+        yield scheduler_file, workers
 
 
 def _clusters(out: Path):
@@ -153,7 +93,7 @@ def test_worker_killed_mid_run_still_finishes_identically(
         ],
     )
     signatures = out / "_work" / "signatures"
-    _wait_for(
+    wait_for(
         lambda: signatures.exists() and any(signatures.glob("part-*.arrow")),
         120,
         "the first finished partition",
@@ -181,7 +121,7 @@ def test_whole_run_killed_then_rerun_resumes(corpus, reference, tmp_path):
     ]
     run = subprocess.Popen(command)
     signatures = out / "_work" / "signatures"
-    _wait_for(
+    wait_for(
         lambda: signatures.exists() and len(list(signatures.glob("part-*.arrow"))) >= 3,
         120,
         "three finished partitions",
