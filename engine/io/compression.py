@@ -27,6 +27,7 @@ from typing import BinaryIO
 import zstandard
 
 from engine.io.plan import InputPart
+from engine.io.remote import open_input
 
 __all__ = [
     "READ_BUFFER_BYTES",
@@ -100,18 +101,36 @@ class _ZstdReader(io.RawIOBase):
         super().close()
 
 
-def open_decompressed(path: str, compression: str | None) -> BinaryIO:
-    """Open ``path`` for binary reading, decompressing ``"gzip"`` or ``"zstd"``.
+class _GzipReader(gzip.GzipFile):
+    """A gzip stream over an open binary file that it closes with itself."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+def open_decompressed(
+    path: str, compression: str | None, storage_options: dict | None = None
+) -> BinaryIO:
+    """Open ``path`` (a local path, or a URL opened with ``storage_options``:
+    :func:`engine.io.remote.open_input`) for binary reading, decompressing ``"gzip"`` or
+    ``"zstd"``.
 
     Read errors surface as ``OSError`` (unreadable), ``EOFError`` / ``gzip.BadGzipFile``
     / ``zlib.error`` / ``zstandard.ZstdError`` (corrupt or truncated compression).
     """
     if compression is None:
-        return open(path, "rb", buffering=READ_BUFFER_BYTES)
+        return open_input(path, storage_options, buffering=READ_BUFFER_BYTES)
     if compression == "gzip":
-        return gzip.open(path, "rb")
+        return _GzipReader(open_input(path, storage_options, buffering=READ_BUFFER_BYTES))
     if compression == "zstd":
-        raw = open(path, "rb", buffering=0)
+        raw = open_input(path, storage_options, buffering=0)
         return io.BufferedReader(_ZstdReader(raw), READ_BUFFER_BYTES)
     raise ValueError(f"unknown compression {compression!r}; expected None, 'gzip' or 'zstd'")
 
@@ -122,7 +141,7 @@ def iter_jsonl_lines(part: InputPart) -> Iterator[tuple[int, bytes]]:
     ``raw_line`` keeps its line ending (``b"\\n"``; the last line may have none); ``row``
     is the 0-based line number in the file. Decompression errors propagate.
     """
-    with open_decompressed(part.path, part.compression) as stream:
+    with open_decompressed(part.path, part.compression, part.storage_options) as stream:
         if part.byte_start:
             stream.seek(part.byte_start)
         position = part.byte_start

@@ -117,7 +117,7 @@ def _document(reading: Reading, row: int, raw: bytes, obj: dict, invalid: bool) 
 
 def _nul_in_head(part: InputPart) -> bool:
     """A NUL byte in the file's first 8 KiB (decompressed): JSON text never holds one."""
-    with open_decompressed(part.path, part.compression) as stream:
+    with open_decompressed(part.path, part.compression, part.storage_options) as stream:
         return b"\0" in stream.read(BINARY_SNIFF_BYTES)
 
 

@@ -29,6 +29,7 @@ from engine.io.reading import (
     decode_utf8,
     id_list,
 )
+from engine.io.remote import open_parquet
 from engine.io.report import InputError
 
 __all__ = ["read_parquet", "row_group_error", "row_group_starts"]
@@ -41,11 +42,19 @@ def read_parquet(reading: Reading) -> Iterator[pa.Table]:
     """Tables of the Parquet part ``reading.part``: its row groups, in batches of at
     most 65536 rows and about ``reading.batch_bytes`` bytes of text."""
     part = reading.part
-    try:
-        parquet = pq.ParquetFile(part.path, page_checksum_verification=True)
-        schema = parquet.schema_arrow
+    try:  # a remote file is opened through fsspec (engine.io.remote)
+        source = open_parquet(part.path, part.storage_options, page_checksum_verification=True)
+        schema = source.file.schema_arrow
     except UnicodeDecodeError as err:  # column names in a damaged footer
         raise OSError(f"damaged Parquet footer: {err}") from err
+    with source as parquet:
+        yield from _read_row_groups(reading, parquet, schema)
+
+
+def _read_row_groups(
+    reading: Reading, parquet: pq.ParquetFile, schema: pa.Schema
+) -> Iterator[pa.Table]:
+    part = reading.part
     strings = [
         f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
     ]

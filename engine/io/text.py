@@ -32,7 +32,8 @@ def read_text(reading: Reading) -> Iterator[pa.Table]:
 
 
 def _text_documents(reading: Reading) -> Iterator[Document]:
-    with open_decompressed(reading.part.path, reading.part.compression) as stream:
+    part = reading.part
+    with open_decompressed(part.path, part.compression, part.storage_options) as stream:
         head = stream.read(BINARY_SNIFF_BYTES)
         if b"\0" in head:
             reading.stopped_early = True

@@ -59,6 +59,7 @@ from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 from engine.io.compression import READ_BUFFER_BYTES, RecordStream, open_record_stream
 from engine.io.html import html_to_text
 from engine.io.reading import Document, Reading, batched, decode_utf8, id_list
+from engine.io.remote import open_input
 from engine.io.report import InputError
 
 __all__ = ["WARC_COLUMNS", "WarcDamage", "WarcRecord", "iter_warc_records", "read_warc"]
@@ -177,12 +178,17 @@ class _BlockScan:
 
 
 def iter_warc_records(
-    path: str, *, gzipped: bool, want: Callable[[WarcRecord], bool]
+    path: str,
+    *,
+    gzipped: bool,
+    want: Callable[[WarcRecord], bool],
+    storage_options: dict | None = None,
 ) -> Iterator[WarcRecord | WarcDamage]:
     """Every record of a WARC file, in order, each whole or counted as damage.
 
     Args:
-        path: the file.
+        path: the file (a URL is opened with ``storage_options``, see
+            :func:`engine.io.remote.open_input`).
         gzipped: the name says gzip (the first bytes decide when they are clear).
         want: called with each record once ``prefix`` is read; True keeps the whole
             block in ``block`` (other blocks are read through, not kept). Called before
@@ -195,7 +201,7 @@ def iter_warc_records(
     Raises:
         OSError: the file cannot be read.
     """
-    with open(path, "rb", buffering=READ_BUFFER_BYTES) as raw:
+    with open_input(path, storage_options, buffering=READ_BUFFER_BYTES) as raw:
         yield from _frame(open_record_stream(raw, gzipped, _VERSION_LINE), want)
 
 
@@ -435,8 +441,12 @@ def _wants_document(record: WarcRecord) -> bool:
 
 
 def _warc_documents(reading: Reading) -> Iterator[Document]:
-    gzipped = reading.part.compression == "gzip"
-    for item in iter_warc_records(reading.part.path, gzipped=gzipped, want=_wants_document):
+    part = reading.part
+    gzipped = part.compression == "gzip"
+    records = iter_warc_records(
+        part.path, gzipped=gzipped, want=_wants_document, storage_options=part.storage_options
+    )
+    for item in records:
         reading.location = {"offset": item.offset}
         if isinstance(item, WarcDamage):
             where = {"offset": item.offset}

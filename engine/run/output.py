@@ -25,11 +25,13 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from engine.run.atomic import TEMPORARY_PREFIX, read_json, write_json_atomic
+from engine.run.remote_out import remote_output
+from engine.run.storage import is_url
 
 try:  # POSIX; elsewhere runs are not locked against each other
     import fcntl
@@ -312,10 +314,21 @@ def require_documents(n_documents: int, inputs: list, reports: Iterable[dict]) -
 
 
 @contextmanager
-def output_folder(out: str | os.PathLike | None) -> Iterator[Path]:
+def output_folder(
+    out: str | os.PathLike | None, storage_options: Mapping | None = None
+) -> Iterator[Path]:
     """The output folder of a run: ``out`` as an absolute path (workers may run in
     another directory; :func:`claim_output` creates it), or a temporary folder that is
-    removed when the run ends (``out=None``: results are returned in memory)."""
+    removed when the run ends (``out=None``: results are returned in memory).
+
+    ``out`` may be a URL (``s3://bucket/run``, see :mod:`engine.run.storage`): the run
+    writes into a local staging folder, uploaded when the block succeeds
+    (:mod:`engine.run.remote_out`; ``storage_options`` None: from the environment).
+    """
+    if out is not None and is_url(out):
+        with remote_output(os.fspath(out), storage_options) as staging:
+            yield staging
+        return
     if out is not None:
         yield Path(os.path.abspath(out))
         return
