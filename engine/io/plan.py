@@ -1,13 +1,16 @@
 """Planning: resolve files and directories into :class:`InputPart` units of reading work.
 
-:func:`plan_parts` runs in the driver. It is cheap: it stats files, reads Parquet footers
-and scans large plain JSONL files once for line starts. The parts are then read by
+:func:`plan_parts` runs in the driver. It is cheap: it stats files, reads Parquet footers,
+frames the messages of Arrow IPC files (their data is not read) and scans large plain
+JSONL files once for line starts. The parts are then read by
 :func:`engine.io.read_part` in workers.
 
 Formats, from the file name (:func:`detect_format`):
 
 - JSON Lines: ``.jsonl``, ``.json``, ``.ndjson``, optionally ``.gz`` / ``.zst`` / ``.zstd``.
 - Parquet: ``.parquet``, ``.pq``.
+- Arrow IPC: ``.arrow`` (stream or file format), ``.feather`` (V2), ``.ipc``; large files
+  are split into ranges of record batches (:mod:`engine.io.ipc_messages`).
 - WARC / WET: ``.warc``, ``.wet``, optionally ``.gz``.
 - Anything else: a text file, one document (row 0); ``.gz`` / ``.zst`` are decompressed.
 - Directories, walked recursively in sorted order; hidden files and folders are skipped.
@@ -17,11 +20,14 @@ Formats, from the file name (:func:`detect_format`):
   marker inside it, e.g. ``--out`` placed inside an input folder) are counted, not read.
 - The same file (or folder) reached twice, under any spelling, is read once; each repeat
   is counted as ``duplicate_input``.
+- A Hugging Face ``save_to_disk`` folder (``state.json``, or ``dataset_dict.json`` and
+  one folder per split) is read as the dataset: its ``.arrow`` data files in the order
+  its metadata lists them, never its JSON metadata (:mod:`engine.io.hf_folder`).
 
 Paths: :attr:`InputPart.path` is absolute (resolved in the driver, so that workers
-running in another directory open the same file); :attr:`InputPart.given_path` keeps the
-spelling built from the input as the user gave it, which doc ids (``<path>:<row>``) and
-report entries use.
+running in another directory open the same file) or a URL (:mod:`engine.io.remote`);
+:attr:`InputPart.given_path` keeps the spelling built from the input as the user gave
+it, which doc ids (``<path>:<row>``) and report entries use.
 
 Sizes (``partition_size``) are in bytes; :func:`parse_size` reads ``"256MB"``-style text.
 """
@@ -29,16 +35,19 @@ Sizes (``partition_size``) are in bytes; :func:`parse_size` reads ``"256MB"``-st
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from engine.io.hf_folder import dataset_folder_names
+from engine.io.ipc_messages import plan_batch_ranges
+from engine.io.remote import RemoteInputs, is_remote, parquet_metadata
 from engine.io.report import InputError, ReadReport
 
 __all__ = [
@@ -54,9 +63,10 @@ DEFAULT_PARTITION_BYTES = 256 * 2**20
 SCAN_CHUNK_BYTES = 4 * 2**20  # bytes read at a time when scanning JSONL for line starts
 BINARY_SNIFF_BYTES = 8192  # a NUL byte in a file's first bytes marks it binary
 
-FORMATS = ("jsonl", "parquet", "text", "warc")
+FORMATS = ("arrow", "jsonl", "parquet", "text", "warc")
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+ARROW_SUFFIXES = (".arrow", ".feather", ".ipc")
 WARC_SUFFIXES = (".warc", ".wet")
 COMPRESSION_SUFFIXES = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 # A folder holding this file is an Ouroboros output folder (engine.run.output's claim).
@@ -70,16 +80,19 @@ class InputPart:
     Attributes:
         index: position in the global plan; parts are in input order.
         path: absolute path of the file (resolved in the driver): what is opened.
-        fmt: ``"jsonl"``, ``"parquet"``, ``"text"`` or ``"warc"``.
+        fmt: ``"arrow"``, ``"jsonl"``, ``"parquet"``, ``"text"`` or ``"warc"``.
         compression: ``None``, ``"gzip"`` or ``"zstd"`` (JSONL and text); ``"gzip"`` for
             ``.warc.gz`` / ``.wet.gz`` (warcio decompresses those itself).
         byte_start: plain JSONL: first byte of the slice (a line start).
         byte_end: plain JSONL: end of the slice in bytes, exclusive; -1 = end of file.
         first_row: row number (0-based line / row index) of the slice's first row.
-        row_groups: Parquet: the row groups this part reads; None = all of them.
+        row_groups: Parquet: the row groups this part reads; Arrow IPC: the record
+            batches (consecutive); None = all of them.
         size_bytes: approximate input bytes in this part (progress and scheduling).
         given_path: the file's path built from the input as the user gave it (``""``:
             same as ``path``); see :attr:`id_path`.
+        storage_options: a remote file's fsspec options (:mod:`engine.run.storage`);
+            None for a local file. Left out of ``repr`` (fingerprints) and comparisons.
     """
 
     index: int
@@ -92,6 +105,7 @@ class InputPart:
     row_groups: tuple[int, ...] | None = None
     size_bytes: int = 0
     given_path: str = ""
+    storage_options: dict | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
@@ -104,7 +118,7 @@ class InputPart:
     @property
     def is_first_part(self) -> bool:
         """True for the part that starts at the beginning of its file."""
-        if self.fmt == "parquet":
+        if self.fmt in ("parquet", "arrow"):
             return not self.row_groups or self.row_groups[0] == 0
         return self.byte_start == 0
 
@@ -190,6 +204,10 @@ def detect_format(path: str) -> tuple[str, str | None]:
                 "(Parquet compresses its pages itself)"
             )
         return "parquet", None
+    if stem.endswith(ARROW_SUFFIXES):
+        if compression is not None:
+            raise InputError(f"{path}: compressed Arrow IPC files are not supported; decompress it")
+        return "arrow", None
     if stem.endswith(WARC_SUFFIXES):
         if compression == "zstd":
             raise InputError(f"{path}: zstd-compressed WARC is not supported; recompress with gzip")
@@ -201,6 +219,7 @@ def plan_parts(
     inputs: Sequence[str | os.PathLike],
     partition_size: int = DEFAULT_PARTITION_BYTES,
     report: ReadReport | None = None,
+    storage_options: dict | None = None,
 ) -> list[InputPart]:
     """Resolve inputs into parts of about ``partition_size`` bytes, in input order.
 
@@ -208,13 +227,17 @@ def plan_parts(
         inputs: files and directories, as the user gave them (a single path is accepted).
         partition_size: target bytes per part. Plain JSONL files larger than this are
             split at line starts; Parquet files are split into groups of row groups by
-            their uncompressed size; other files are one part each.
+            their uncompressed size; other files are one part each. A callable is
+            given the total bytes of the files found and returns the size to use
+            (:func:`engine.run.scheduling.partition_rule`).
         report: where planning problems are counted: inside a folder an unreadable
             entry, a broken link (``missing_file``), a link to a folder above it
             (``symlink_loop``), a FIFO / socket / device (``special_file``), an Ouroboros
             output folder (``ouroboros_output``); and anywhere a file or folder reached
             a second time (``duplicate_input``). Without a report such a problem raises
             ``InputError``. Problems with a file's content are counted by :func:`read_part`.
+        storage_options: fsspec options for URL inputs (``s3://...``: listed and read
+            as :mod:`engine.io.remote` says); None: from the environment.
 
     Returns:
         Parts with ``index`` 0, 1, ... in input order; ``path`` absolute, ``given_path``
@@ -230,6 +253,33 @@ def plan_parts(
     inputs = list(inputs)
     if not inputs:
         raise InputError("no inputs given: pass at least one file or directory")
+    if not callable(partition_size):
+        _check_partition_size(partition_size)
+    planner = _Planner(report)
+    remote = RemoteInputs(storage_options, report)
+    for given in map(os.fsdecode, inputs):
+        if is_remote(given):
+            planner.files.extend(remote.add_input(given))
+        else:
+            planner.add_input(given)
+    if not planner.files:
+        shown = [os.fsdecode(given) for given in inputs]
+        raise InputError(
+            f"inputs contain no files to read: {shown}. Hidden files (names starting "
+            "with '.') are skipped; pass files or folders that hold data"
+        )
+    if callable(partition_size):
+        partition_size = partition_size(_total_bytes(planner.files, remote.sizes))
+        _check_partition_size(partition_size)
+    parts: list[InputPart] = []
+    for given_path, path in planner.files:
+        so = remote.options_for(path)  # storage options of a URL
+        for part in _plan_file(path, given_path, int(partition_size), remote):
+            parts.append(replace(part, index=len(parts), given_path=given_path, storage_options=so))
+    return parts
+
+
+def _check_partition_size(partition_size) -> None:
     if (
         isinstance(partition_size, bool)
         or not isinstance(partition_size, (int, np.integer))
@@ -239,20 +289,17 @@ def plan_parts(
             f"partition_size must be a positive number of bytes, got {partition_size!r} "
             "(use parse_size('256MB') for a string)"
         )
-    planner = _Planner(report)
-    for given in inputs:
-        planner.add_input(os.fsdecode(given))
-    if not planner.files:
-        shown = [os.fsdecode(given) for given in inputs]
-        raise InputError(
-            f"inputs contain no files to read: {shown}. Hidden files (names starting "
-            "with '.') are skipped; pass files or folders that hold data"
-        )
-    parts: list[InputPart] = []
-    for given_path, path in planner.files:
-        for part in _plan_file(path, given_path, int(partition_size)):
-            parts.append(replace(part, index=len(parts), given_path=given_path))
-    return parts
+
+
+def _total_bytes(files: list[tuple[str, str]], remote_sizes: dict[str, int]) -> int:
+    """Sum of the sizes of the planned ``(given_path, path)`` files (0 where unknown)."""
+    total = 0
+    for _, path in files:
+        try:
+            total += remote_sizes[path] if path in remote_sizes else os.path.getsize(path)
+        except OSError:
+            pass
+    return total
 
 
 def _absolute_path(path: str) -> str:
@@ -416,7 +463,10 @@ class _Planner:
         except OSError as err:
             _planning_problem(self.report, "unreadable_file", folder, str(err))
             names = []
-        return iter(sorted(name for name in names if not name.startswith(".")))
+        names = sorted(name for name in names if not name.startswith("."))
+        problem = functools.partial(_planning_problem, self.report)
+        dataset = dataset_folder_names(folder, folder_path, names, problem)
+        return iter(names if dataset is None else dataset)
 
     def _stat_entry(self, given: str, path: str) -> os.stat_result | None:
         """The entry's status, links followed; None (counted) when it cannot be had."""
@@ -446,16 +496,21 @@ def _planning_problem(
     report.count_skip(reason, path, detail=detail)
 
 
-def _plan_file(path: str, given_path: str, partition_size: int) -> list[InputPart]:
+def _plan_file(path: str, given_path: str, partition_size: int, remote) -> list[InputPart]:
     fmt, compression = detect_format(given_path)  # its messages name the file as given
     try:
-        size = os.path.getsize(path)
+        size = remote.sizes[path] if remote.holds(path) else os.path.getsize(path)
     except OSError:
         size = 0
-    if fmt == "jsonl" and compression is None and size > partition_size:
-        return _plan_jsonl_slices(path, size, partition_size)
+    if fmt == "jsonl" and compression is None and size > partition_size and not remote.holds(path):
+        return _plan_jsonl_slices(path, size, partition_size)  # a remote file is one part
     if fmt == "parquet":
-        return _plan_parquet(path, size, partition_size)
+        return _plan_parquet(path, size, partition_size, remote.options_for(path))
+    if fmt == "arrow" and not remote.holds(path):  # a remote IPC file is one part
+        return [
+            InputPart(0, path, fmt, None, first_row=row, row_groups=batches, size_bytes=nbytes)
+            for batches, row, nbytes in plan_batch_ranges(path, size, partition_size)
+        ]
     return [InputPart(0, path, fmt, compression, size_bytes=size)]
 
 
@@ -513,10 +568,10 @@ def _plan_jsonl_slices(path: str, size: int, partition_size: int) -> list[InputP
     return parts
 
 
-def _plan_parquet(path: str, size: int, partition_size: int) -> list[InputPart]:
+def _plan_parquet(path: str, size: int, partition_size: int, options=None) -> list[InputPart]:
     """Group consecutive row groups until their uncompressed size reaches the target."""
     try:
-        metadata = pq.read_metadata(path)
+        metadata = parquet_metadata(path, options)  # a remote file: its footer only
     except (OSError, pa.ArrowException, ValueError):
         # a damaged footer (ValueError: e.g. a column name that is not UTF-8): one part,
         # which the reader counts as an unreadable file

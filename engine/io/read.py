@@ -9,17 +9,18 @@ a file whose every row was counted under its own reason is not counted again.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from engine.io.arrow_ipc import read_arrow
 from engine.io.jsonl import read_jsonl
 from engine.io.options import DEFAULT_BATCH_BYTES
 from engine.io.parquet import read_parquet
 from engine.io.plan import InputPart
 from engine.io.reading import RESERVED_COLUMNS, Reading
+from engine.io.remote import input_size
 from engine.io.report import (
     READ_ERRORS,
     InputError,
@@ -34,6 +35,7 @@ __all__ = ["FORMAT_READERS", "read_part"]
 
 # fmt -> reader: takes the state of one read, yields its tables
 FORMAT_READERS: dict[str, Callable[[Reading], Iterator[pa.Table]]] = {
+    "arrow": read_arrow,
     "jsonl": read_jsonl,
     "parquet": read_parquet,
     "text": read_text,
@@ -55,14 +57,14 @@ def read_part(
 
     Args:
         part: from :func:`plan_parts`.
-        text_column: JSONL key / Parquet column holding the text (ignored for text and
+        text_column: JSONL key / Parquet or Arrow IPC column holding the text (ignored for text and
             WARC input, whose text is the file / the record payload).
         id_column: column whose value (cast to string) is ``doc_id``; for WARC one of
             ``url``, ``warc_record_id``, ``warc_date``. None: ``f"{part.id_path}:{row}"``
             (the path as the user gave it; ``part.path``, absolute, is what is opened).
             A missing or null value falls back to the default id (``report.fallback_ids``).
-        columns: extra columns to carry. Parquet: as stored. JSONL: strings (non-string
-            values as compact JSON). WARC: any of ``WARC_COLUMNS``.
+        columns: extra columns to carry. Parquet and Arrow IPC: as stored. JSONL: strings
+            (non-string values as compact JSON). WARC: any of ``WARC_COLUMNS``.
         batch_bytes: target text bytes per table.
         strict: raise ``InputError`` at the first damaged row or file instead of
             skipping and counting it.
@@ -86,7 +88,7 @@ def read_part(
     failed = False
     skipped_before = report.total_skipped  # a file whose every row was counted is not "empty"
     try:
-        size = os.path.getsize(part.path)  # FileNotFoundError: deleted since planning
+        size = input_size(part.path, part.storage_options)  # FileNotFoundError: deleted
         if part.is_first_part:
             report.files += 1
         if reading.whole_file and size == 0:

@@ -8,11 +8,21 @@ The deduplicated corpus (``--write-deduped``) mirrors the input: one output file
   input's codec.
 - Parquet: kept rows with the input's schema (and schema metadata) and codec; read row
   group by row group like :mod:`engine.io.parquet`, so a damaged group is passed over.
+- Arrow IPC: kept rows with the input's layout (stream or file format), schema (and
+  schema metadata) and buffer compression; record batch by record batch like
+  :mod:`engine.io.arrow_ipc`, so a damaged batch is passed over. A Hugging Face
+  ``save_to_disk`` folder gives one ``.arrow`` file per data file (each loads with
+  ``datasets.Dataset.from_file``).
 - Text: the file is copied when its row 0 is kept.
 - WARC / WET: the kept records are re-written with warcio's ``WARCWriter`` (gzip when the
   input is gzipped); ``warcinfo`` records are carried along so that the file stays
   self-describing. Records are framed by :func:`engine.io.warc.iter_warc_records`, the
   reader's own framing, so row numbers match and damaged records are passed over.
+
+With ``texts`` (one new text per kept row, e.g. the text with repeated spans cut out) the
+text column of each kept row is replaced and every other column is kept as it was
+(:mod:`engine.io.write_cut`); WARC / WET input then gives JSON Lines instead
+(``url``, ``warc_record_id``, ``warc_date``, ``text``; gzipped like the input).
 
 Files are written to a hidden temporary name in the same folder (the engine's one
 scheme, :func:`engine.run.atomic.temporary_path`) and renamed when complete, so an output
@@ -26,7 +36,7 @@ import contextlib
 import gzip
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +46,13 @@ import zstandard
 from warcio.warcwriter import WARCWriter
 
 from engine.io.compression import iter_jsonl_lines
+from engine.io.ipc_messages import IpcFile, batch_range
 from engine.io.parquet import row_group_error, row_group_starts
 from engine.io.plan import InputPart
+from engine.io.remote import open_input, open_parquet
 from engine.io.report import READ_ERRORS, InputError, ReadReport
 from engine.io.warc import WarcRecord, iter_warc_records
+from engine.io.write_cut import CutTexts, warc_cut_lines
 from engine.run.atomic import temporary_path
 
 __all__ = ["deduped_path", "write_kept"]
@@ -48,6 +61,7 @@ DEDUPED_DIR = "deduped"
 PARQUET_BATCH_BYTES = 64 * 2**20
 MAX_PARQUET_BATCH_ROWS = 2**16
 ZSTD_LEVEL = 3
+COPY_BUFFER_BYTES = 2**20  # text files: bytes copied at a time
 GZIP_LEVEL = 6
 _PARQUET_CODECS = {
     "UNCOMPRESSED": "none",
@@ -60,12 +74,19 @@ _PARQUET_CODECS = {
 }
 
 
-def deduped_path(part: InputPart, out_dir: str | os.PathLike) -> Path:
+def deduped_path(part: InputPart, out_dir: str | os.PathLike, *, cut: bool = False) -> Path:
     """Where the kept documents of ``part`` go: ``out_dir/deduped/{index:05d}-{basename}``.
 
     The basename keeps the input's extensions (``data.jsonl.gz`` -> ``00003-data.jsonl.gz``).
+    ``cut``: the texts are replaced, so WARC / WET input is written as JSON Lines
+    (``crawl.warc.gz`` -> ``00003-crawl.jsonl.gz``).
     """
-    return Path(out_dir) / DEDUPED_DIR / f"{part.index:05d}-{os.path.basename(part.path)}"
+    name = os.path.basename(part.path)
+    if cut and part.fmt == "warc":
+        gzip_suffix = name[-3:] if name.lower().endswith(".gz") else ""
+        stem = name[: len(name) - len(gzip_suffix)]
+        name = f"{os.path.splitext(stem)[0]}.jsonl{gzip_suffix}"
+    return Path(out_dir) / DEDUPED_DIR / f"{part.index:05d}-{name}"
 
 
 def write_kept(
@@ -73,6 +94,8 @@ def write_kept(
     kept_rows: np.ndarray,
     out_dir: str | os.PathLike,
     *,
+    texts: Sequence[str] | None = None,
+    text_column: str = "text",
     report: ReadReport | None = None,
 ) -> Path | None:
     """Write the documents of ``part`` whose ``row`` is in ``kept_rows``.
@@ -80,8 +103,11 @@ def write_kept(
     Args:
         part: the part the rows were read from.
         kept_rows: int64 row numbers (as in ``read_part``'s ``row`` column) to keep;
-            sorted is expected, duplicates are ignored.
+            sorted is expected, duplicates are ignored (not allowed with ``texts``).
         out_dir: the run's output folder; the file goes to :func:`deduped_path`.
+        texts: None keeps each row as it is; else the new text of each kept row,
+            aligned with ``kept_rows`` (see the module docstring).
+        text_column: the JSONL key / column that ``texts`` replace.
         report: if given, kept rows that could not be found again in the input (the
             input changed since it was read) are recorded there as a problem with reason
             ``"deduped_rows_missing"``.
@@ -95,14 +121,15 @@ def write_kept(
     output holds what reading could read.
     """
     kept = _kept_array(kept_rows)
-    target = deduped_path(part, out_dir)
+    cut = None if texts is None else CutTexts(np.asarray(kept_rows), texts, text_column)
+    target = deduped_path(part, out_dir, cut=cut is not None)
     if kept.size == 0:
         target.unlink(missing_ok=True)
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(target)
     try:
-        written = _WRITERS[part.fmt](part, kept, temporary)
+        written = _WRITERS[part.fmt](part, kept, temporary, cut)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -169,7 +196,7 @@ def _open_output(path: Path, compression: str | None):
             raise ValueError(f"unknown compression {compression!r}")
 
 
-def _write_jsonl(part: InputPart, kept: np.ndarray, path: Path) -> int:
+def _write_jsonl(part: InputPart, kept: np.ndarray, path: Path, cut: CutTexts | None) -> int:
     rows = _KeptRows(kept)
     with _open_output(path, part.compression) as out:
         try:
@@ -177,25 +204,32 @@ def _write_jsonl(part: InputPart, kept: np.ndarray, path: Path) -> int:
                 if row > rows.last:
                     break
                 if rows.take(row):
-                    out.write(line)
+                    out.write(line if cut is None else cut.json_line(row, line))
         except READ_ERRORS as err:
             _raise_if_unopenable(err, part)
     return rows.matched
 
 
-def _write_text(part: InputPart, kept: np.ndarray, path: Path) -> int:
+def _write_text(part: InputPart, kept: np.ndarray, path: Path, cut: CutTexts | None) -> int:
     if kept[0] != 0:
         return 0
+    if cut is not None:
+        with _open_output(path, part.compression) as out:
+            out.write(cut.text(0).encode("utf-8"))
+        return 1
     try:
-        shutil.copyfile(part.path, path)
+        with open_input(part.path, part.storage_options) as source, open(path, "wb") as copy:
+            shutil.copyfileobj(source, copy, COPY_BUFFER_BYTES)
     except OSError as err:
         raise InputError(f"cannot copy {part.path} to {path}: {err}") from err
     return 1
 
 
-def _write_parquet(part: InputPart, kept: np.ndarray, path: Path) -> int:
+def _write_parquet(part: InputPart, kept: np.ndarray, path: Path, cut: CutTexts | None) -> int:
     try:
-        parquet = pq.ParquetFile(part.path, page_checksum_verification=True)
+        # a remote file (engine.io.remote) is closed with the ParquetFile that holds it
+        source = open_parquet(part.path, part.storage_options, page_checksum_verification=True)
+        parquet = source.file
     except (OSError, pa.ArrowException, UnicodeDecodeError) as err:
         raise InputError(f"cannot reopen {part.path} to write kept rows: {err}") from err
     all_groups = list(range(parquet.num_row_groups))
@@ -226,6 +260,8 @@ def _write_parquet(part: InputPart, kept: np.ndarray, path: Path) -> int:
                     mask = np.isin(rows, kept, assume_unique=True)
                     if mask.any():
                         chosen = batch.filter(pa.array(mask))
+                        if cut is not None:
+                            chosen = cut.replace_column(chosen, rows[mask])
                         matched += chosen.num_rows
                         pending.append(chosen)
                         pending_bytes += chosen.nbytes
@@ -266,7 +302,14 @@ def _parquet_batch_rows(metadata: pq.FileMetaData, row_groups: list[int]) -> int
     return int(min(max(PARQUET_BATCH_BYTES // bytes_per_row, 1), MAX_PARQUET_BATCH_ROWS))
 
 
-def _write_warc(part: InputPart, kept: np.ndarray, path: Path) -> int:
+def _write_warc(part: InputPart, kept: np.ndarray, path: Path, cut: CutTexts | None) -> int:
+    if cut is not None:  # a new text cannot go back into a record: JSON Lines instead
+        written = 0
+        with _open_output(path, part.compression) as out:
+            for line in warc_cut_lines(part, kept, cut):
+                out.write(line)
+                written += 1
+        return written
     rows = _KeptRows(kept)
 
     def wanted(record: WarcRecord) -> bool:
@@ -274,7 +317,9 @@ def _write_warc(part: InputPart, kept: np.ndarray, path: Path) -> int:
         return record.kind == "warcinfo" or (at < kept.size and kept[at] == record.row)
 
     gzipped = part.compression == "gzip" or part.path.lower().endswith(".gz")
-    records = iter_warc_records(part.path, gzipped=gzipped, want=wanted)
+    records = iter_warc_records(
+        part.path, gzipped=gzipped, want=wanted, storage_options=part.storage_options
+    )
     with contextlib.closing(records), open(path, "wb") as out:
         writer = WARCWriter(out, gzip=gzipped)
         while True:
@@ -303,7 +348,72 @@ def _raise_if_unopenable(err: BaseException, part: InputPart) -> None:
         raise InputError(f"cannot read {part.path} to write kept rows: {err}") from err
 
 
-_WRITERS: dict[str, Callable[[InputPart, np.ndarray, Path], int]] = {
+def _write_arrow(part: InputPart, kept: np.ndarray, path: Path, cut: CutTexts | None) -> int:
+    """Kept rows of an Arrow IPC part, in the input's layout, schema and compression.
+
+    The file format cannot replace a dictionary between batches: with dictionary-encoded
+    fields its kept rows are written as one table with unified dictionaries."""
+    try:
+        source = IpcFile(part.path, part.storage_options)
+    except (OSError, pa.ArrowException) as err:
+        raise InputError(f"cannot reopen {part.path} to write kept rows: {err}") from err
+    matched = 0
+    with source, open(path, "wb") as out:
+        batches = _kept_ipc_batches(part, source, kept, cut)
+        if source.has_dictionaries and source.layout == "file":
+            batches = [pa.Table.from_batches(list(batches), schema=source.schema)]
+        writer = None
+        try:
+            for batch in batches:
+                if writer is None:
+                    writer = _ipc_writer(out, source)
+                if isinstance(batch, pa.Table):
+                    writer.write_table(batch)
+                else:
+                    writer.write_batch(batch)
+                matched += batch.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+    return matched
+
+
+def _kept_ipc_batches(
+    part: InputPart, source: IpcFile, kept: np.ndarray, cut: CutTexts | None
+) -> Iterator[pa.RecordBatch]:
+    """The kept rows of each record batch of the part (texts replaced with ``cut``);
+    damaged batches are passed over and a file that cannot be framed further ends,
+    as in ``read_part``."""
+    first, end = batch_range(part.row_groups)
+    try:
+        for item in source.batches(first, end):
+            if item.first_row > kept[-1]:
+                return
+            if item.batch is None:
+                continue  # a damaged batch: read_part counted its rows, and kept none
+            rows = np.arange(item.first_row, item.first_row + item.num_rows, dtype=np.int64)
+            mask = np.isin(rows, kept, assume_unique=True)
+            if mask.any():
+                chosen = item.batch.filter(pa.array(mask))
+                yield chosen if cut is None else cut.replace_column(chosen, rows[mask])
+    except (OSError, pa.ArrowException) as err:
+        if not row_group_error(err):  # gone or not allowed, not damaged
+            raise InputError(f"cannot read {part.path} to write kept rows: {err}") from err
+        # the file cannot be framed further: read_part stopped there too
+
+
+def _ipc_writer(out, source: IpcFile) -> pa.ipc.RecordBatchWriter:
+    """A writer of ``source``'s layout, schema and buffer compression."""
+    options = pa.ipc.IpcWriteOptions(
+        compression=source.compression, unify_dictionaries=source.has_dictionaries
+    )
+    if source.layout == "file":
+        return pa.ipc.new_file(out, source.schema, options=options)
+    return pa.ipc.new_stream(out, source.schema, options=options)
+
+
+_WRITERS: dict[str, Callable[[InputPart, np.ndarray, Path, CutTexts | None], int]] = {
+    "arrow": _write_arrow,
     "jsonl": _write_jsonl,
     "parquet": _write_parquet,
     "text": _write_text,

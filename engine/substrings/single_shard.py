@@ -9,7 +9,8 @@ otherwise.
 
 Each task writes ``_work/spans/shard-NNNNN.parquet`` atomically, stamped with the
 options' fingerprint and its input parts (:mod:`engine.run.reuse`); a rerun with the
-same ``--out`` and options reuses finished shards.
+same ``--out`` and options reuses finished shards. With ``write_deduped`` the task first
+writes its parts' cut documents (:func:`engine.substrings.deduped.write_cut_part`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from engine.run.atomic import write_parquet_atomic
 from engine.run.memory import peak_rss_mib
 from engine.run.progress import prefetch
 from engine.run.reuse import reusable, stamped
-from engine.substrings.deduped import DEDUPED_SCHEMA, cut_texts
+from engine.substrings.deduped import DEDUPED_COUNTS, cut_texts, write_cut_part
 from engine.substrings.options import SubstrOptions
 from engine.substrings.spans import SPANS_SCHEMA, repeated_spans_arrays, spans_table
 
@@ -70,13 +71,15 @@ class _SubShards:
         self.options = options
         self.backend = backend
         self.tables: list[pa.Table] = []
-        self.deduped: list[pa.Table] = []
+        # with write_deduped: each document's remaining bytes (None: the cut emptied it)
+        self.cut: list[bytes | None] = []
         self.counts = {"documents": 0, "bytes": 0, "sub_shards": 0}
         self.ids: list[str] = []
         self.texts: list[bytes] = []
         self.held = 0
 
     def add(self, doc_id: str, data: bytes) -> None:
+        """Add one document (UTF-8 bytes); documents are numbered in the order added."""
         if self.held and self.held + len(data) > self.options.shard_size:
             self.flush()
         self.ids.append(doc_id)
@@ -93,7 +96,7 @@ class _SubShards:
         )
         self.tables.append(spans_table(spans, pa.array(self.ids, type=pa.string())))
         if self.options.write_deduped:
-            self.deduped.append(cut_texts(self.ids, self.texts, spans))
+            self.cut.extend(cut_texts(self.texts, spans))
         self.counts["sub_shards"] += 1
         self.ids, self.texts, self.held = [], [], 0
 
@@ -117,9 +120,12 @@ def shard_task(
     started = time.perf_counter()
     report = ReadReport()
     shard = _SubShards(options, backend)
+    part_rows: list[list[int]] = []  # per part, the row number of each document read
     for part in parts:
         batches = read_part(part, report=report, **options.read.read_part_kwargs())
+        part_rows.append([])
         for batch in prefetch(batches):
+            part_rows[-1].extend(batch.column("row").to_pylist())
             for doc_id, text in zip(
                 batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()
             ):
@@ -139,10 +145,17 @@ def shard_task(
         "report": report.to_dict(),
     }
     if options.write_deduped:
-        deduped = pa.concat_tables(shard.deduped) if shard.deduped else None
-        write_parquet_atomic(
-            out_dir / "deduped" / f"shard-{index:05d}.parquet",
-            DEDUPED_SCHEMA.empty_table() if deduped is None else deduped,
-        )
+        result["deduped"] = dict.fromkeys(DEDUPED_COUNTS, 0)
+        result["deduped_files"] = []
+        first = 0
+        for part, rows in zip(parts, part_rows, strict=True):
+            cut = shard.cut[first : first + len(rows)]
+            first += len(rows)
+            counts = write_cut_part(part, rows, cut, options, out_dir, report)
+            for key in DEDUPED_COUNTS:
+                result["deduped"][key] += counts[key]
+            if counts["path"] is not None:
+                result["deduped_files"].append(counts["path"])
+        result["report"] = report.to_dict()  # with what writing met
     write_parquet_atomic(path, stamped(spans, fingerprint, parts, result))
     return {"reused": False, **result}

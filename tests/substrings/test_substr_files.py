@@ -84,11 +84,11 @@ def test_results_are_exact_whatever_the_shard_size(tmp_path, keep):
         assert result.summary["counts"]["path"] == (
             "single-shard" if shard_size == "256MB" else "cross-shard"
         )
-        deduped = pq.read_table(
-            sorted((tmp_path / f"o-{partition_size}-{shard_size}" / "deduped").glob("*.parquet"))
-        ).to_pydict()
-        assert deduped["doc_id"] == [r["id"] for r in records]
-        cut = dict(zip(deduped["doc_id"], deduped["text"]))
+        files = sorted((tmp_path / f"o-{partition_size}-{shard_size}" / "deduped").iterdir())
+        assert [f.name[6:] for f in files] == ["docs.jsonl"] * len(files)  # one per part
+        lines = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+        assert [line["id"] for line in lines] == [r["id"] for r in records]
+        cut = {line["id"]: line["text"] for line in lines}
         spans = want.to_pylist()
         for record in records:
             mine = [(s["start"], s["end"]) for s in spans if s["doc_id"] == record["id"]]
@@ -104,10 +104,11 @@ def test_write_deduped_and_resume(tmp_path):
     first = substr(
         [str(path)], out=out, min_span=50, id_column="id", write_deduped=True, progress=False
     )
-    texts = pq.read_table(out / "deduped" / "shard-00000.parquet").to_pydict()
-    assert texts["doc_id"] == [r["id"] for r in records]
-    assert texts["text"][0] == records[0]["text"]
-    assert PARAGRAPH not in texts["text"][2] and PARAGRAPH in records[2]["text"]
+    lines = (out / "deduped" / "00000-docs.jsonl").read_text().splitlines()
+    texts = [json.loads(line)["text"] for line in lines]
+    assert [json.loads(line)["id"] for line in lines] == [r["id"] for r in records]
+    assert texts[0] == records[0]["text"]
+    assert PARAGRAPH not in texts[2] and PARAGRAPH in records[2]["text"]
     again = substr(
         [str(path)], out=out, min_span=50, id_column="id", write_deduped=True, progress=False
     )
