@@ -1,17 +1,25 @@
 """What the entry points accept, checked before anything is read: paths for the
-pipelines over files, text containers for the array-level API. A table, a DataFrame or
-a dataset given where paths or texts are expected is refused with a ``TypeError`` that
-says what to pass instead: it is never iterated as a list of paths, and its column
-names are never taken for documents.
+pipelines over files, text containers for the array-level API. ``engine.dedup``,
+``engine.substr``, ``engine.flag`` and ``engine.minhash`` also take tables, DataFrames,
+datasets and streams of text (:mod:`engine.io.in_memory`); anywhere else such an object
+is refused with a ``TypeError`` that says what to pass instead: it is never iterated as
+a list of paths, and its column names are never taken for documents.
+
+A ``list`` or ``tuple`` of ``str`` is always a list of paths; an entry that holds a line
+break or is longer than any path (4096 characters) is refused as a document given where
+paths are expected (documents go in as ``iter(texts)`` or ``pandas.Series(texts)``).
+A ``set`` is refused (no order), and so are a NumPy array and an open file.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 PATHS_ACCEPTED = "a path (str or os.PathLike) or a list of paths to files or folders"
+MAX_PATH_CHARS = 4096
 TEXTS_ACCEPTED = "a list of str (or bytes), a pyarrow string array or column, or a pandas Series"
 
 
@@ -36,25 +44,37 @@ def input_paths(inputs) -> list[str]:
 
     Raises:
         TypeError: for anything but :data:`PATHS_ACCEPTED`; a table-like object gets a
-            message that says how to pass it (in-memory tables are not read yet).
+            message that says how to pass it here (a Parquet file written from it), a
+            list entry that looks like a document one that says how to pass documents.
     """
     kind = table_kind(inputs)
     if kind is not None:
         raise TypeError(
-            f"inputs must be {PATHS_ACCEPTED}; got {kind}. In-memory tables are not read "
-            "yet: write it to Parquet (e.g. df.to_parquet('docs.parquet'), "
-            "pyarrow.parquet.write_table(table, 'docs.parquet'), "
-            "dataset.to_parquet('docs.parquet')) and pass that path"
+            f"inputs must be {PATHS_ACCEPTED}; got {kind}. engine.dedup, engine.substr and "
+            "engine.flag read it as it is; here write it to Parquet (e.g. "
+            "df.to_parquet('docs.parquet'), pyarrow.parquet.write_table(table, "
+            "'docs.parquet'), dataset.to_parquet('docs.parquet')) and pass that path"
         )
     if isinstance(inputs, (str, os.PathLike)):
         return [os.fspath(inputs)]
-    if isinstance(inputs, bytes) or not hasattr(inputs, "__iter__"):
+    unordered = isinstance(inputs, (set, frozenset, dict))
+    if unordered or isinstance(inputs, bytes) or not hasattr(inputs, "__iter__"):
         raise TypeError(f"inputs must be {PATHS_ACCEPTED}; got {type(inputs).__name__}")
+    if isinstance(inputs, io.IOBase):
+        raise TypeError(f"inputs must be {PATHS_ACCEPTED}; got an open file: pass its path")
+    if type(inputs).__module__.partition(".")[0] == "numpy":
+        raise TypeError(f"inputs must be {PATHS_ACCEPTED}; got a NumPy array: pass a list")
     paths = list(inputs)
     for i, path in enumerate(paths):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(
                 f"inputs[{i}] is {type(path).__name__}; inputs must be {PATHS_ACCEPTED}"
+            )
+        if isinstance(path, str) and ("\n" in path or len(path) > MAX_PATH_CHARS):
+            raise TypeError(
+                f"inputs[{i}] looks like a document, not a path (it holds a line break or "
+                f"more than {MAX_PATH_CHARS} characters): a list of str is a list of paths. "
+                "Pass documents as iter(texts) or pandas.Series(texts)"
             )
     return [os.fspath(p) if isinstance(p, Path) else str(p) for p in paths]
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from engine.io import InputPart, ReadOptions, ReadReport, read_part
+from engine.io import InputPart, ReadOptions, ReadReport, in_memory_kind, read_part, text_batches
 from engine.io.texts import as_large_string_array, pack
 from engine.neardup.params import DedupParams
 from engine.run.atomic import fixed_list, read_arrow, write_arrow_atomic
 from engine.run.memory import peak_rss_mib
 from engine.run.progress import prefetch
 from engine.run.reuse import fingerprint, reusable, stamped
-from kernels.backend import resolve_backend, to_host
+from kernels.backend import array_module, resolve_backend, to_host
 from kernels.hashing import MAX_HASH32
 from kernels.minhash import signatures as compute_signatures
 
@@ -31,6 +31,7 @@ from kernels.minhash import signatures as compute_signatures
 def minhash(
     texts,
     *,
+    text_column: str = "text",
     num_perm: int = 128,
     ngram: int = 5,
     shingle: str = "word",
@@ -40,14 +41,19 @@ def minhash(
     """MinHash signatures of documents.
 
     Args:
-        texts: list of str, pyarrow string array/column, or pandas Series.
+        texts: list of str, pyarrow string array/column, or pandas Series; or a
+            table-like input with a ``text_column`` (pyarrow Table/RecordBatch/
+            RecordBatchReader, pandas DataFrame, Hugging Face Dataset/IterableDataset,
+            mapping of columns) or an iterator of str, read batch by batch
+            (:func:`engine.io.text_batches`). A null or non-string text raises.
+        text_column: the column holding the text, for a table-like ``texts``.
         num_perm: signature length K. ngram: shingle width in words or characters.
         shingle: "word" or "char". seed: permutation seed.
         backend: "auto", "cpu" or "cuda".
 
     Returns:
-        uint32 array (n_docs, num_perm): NumPy on cpu, CuPy on a GPU. Documents
-        without any shingle have every entry 0xFFFFFFFF.
+        uint32 array (n_docs, num_perm), one row per input row: NumPy on cpu, CuPy on
+        a GPU. Documents without any shingle have every entry 0xFFFFFFFF.
 
     Example:
         >>> import engine
@@ -57,8 +63,16 @@ def minhash(
         ((2, 64), 'uint32')
     """
     params = DedupParams(shingle=shingle, ngram=ngram, num_perm=num_perm, seed=seed)
-    data, offsets = pack(as_large_string_array(texts))
-    return signatures_of_packed(data, offsets, params, resolve_backend(backend))
+    resolved = resolve_backend(backend)
+    if in_memory_kind(texts) is None:
+        data, offsets = pack(as_large_string_array(texts))
+        return signatures_of_packed(data, offsets, params, resolved)
+    xp = array_module(resolved)
+    blocks = [
+        signatures_of_packed(*pack(batch), params, resolved)
+        for batch in text_batches(texts, text_column)
+    ]
+    return xp.concatenate(blocks) if blocks else xp.zeros((0, num_perm), dtype=xp.uint32)
 
 
 def signatures_of_packed(data: np.ndarray, offsets: np.ndarray, params: DedupParams, backend: str):
