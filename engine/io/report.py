@@ -23,6 +23,8 @@ import zstandard
 
 __all__ = [
     "DETAIL_CHARS",
+    "TooManySkipped",
+    "check_skipped",
     "MAX_PROBLEMS",
     "READ_ERRORS",
     "STRICT_REASONS",
@@ -46,6 +48,7 @@ STRICT_REASONS = frozenset(
         "warc_record_error",
         "warc_length_mismatch",
         "corrupt_row_group",
+        "corrupt_batch",
         "unreadable_file",
         "corrupt_compression",
         "missing_file",
@@ -201,3 +204,33 @@ def strict_message(path: str, reason: str, where: dict, detail: str) -> str:
         f"{path}{place}: {reason}: {truncate(detail)}. Fix the input, or read without "
         "strict mode to skip such rows and count them in the report"
     )
+
+
+class TooManySkipped(ValueError):
+    """A run skipped more than its allowed share of records as damaged."""
+
+
+def check_skipped(n_documents: int, reports, max_skipped: float) -> dict:
+    """Raise :class:`TooManySkipped` when the damaged records (:data:`STRICT_REASONS`)
+    are more than ``max_skipped`` (0-1) of all records read (documents + damaged).
+
+    ``reports``: read reports in ``ReadReport.to_dict()`` form (plan and tasks).
+    Returns ``{"damaged": n, "share": s, "max_skipped": max_skipped}`` for the summary.
+    """
+    damaged: dict[str, int] = {}
+    for report in reports:
+        for reason, count in report.get("skipped", {}).items():
+            if reason in STRICT_REASONS:
+                damaged[reason] = damaged.get(reason, 0) + int(count)
+    n_damaged = sum(damaged.values())
+    total = n_documents + n_damaged
+    share = n_damaged / total if total else 0.0
+    if share > max_skipped:
+        shown = ", ".join(f"{reason} {count}" for reason, count in sorted(damaged.items()))
+        raise TooManySkipped(
+            f"skipped {n_damaged} of {total} records as damaged ({share:.1%}: {shown}), "
+            f"more than --max-skipped {max_skipped:.0%}; the outputs would silently miss "
+            "them. Look at summary.json's read report or the examples above, fix the "
+            "input or --text-column, or raise --max-skipped (e.g. --max-skipped 100%)"
+        )
+    return {"damaged": n_damaged, "share": round(share, 6), "max_skipped": max_skipped}

@@ -61,6 +61,7 @@ def flag_clusters(
         backend=backend,
         partition_size=partition_size,
         strict=read.strict,
+        max_skipped=read.max_skipped,
         progress=progress,
         runner=runner,
     )

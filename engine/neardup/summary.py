@@ -64,6 +64,7 @@ def dedup_summary(job, scheduler: str, labels, cluster_size, keep, deduped_files
         "parameters": parameters,
         "backend": job.backend,
         "scheduler": scheduler,
+        "choices": job.choices,
         "counts": counts,
         "read": merged_report(job.plan_report, signatures).to_dict(),
         "timings_s": rounded(job.timings),

@@ -24,6 +24,7 @@ from engine.provenance.params import IndexParams
 from engine.provenance.reference import ReferenceIndex
 from engine.run.atomic import write_json_atomic
 from engine.run.output import WORK, Claim, claim_existing, claim_output
+from engine.run.scheduling import default_workers, partition_rule
 from engine.run.summary import rounded, versions
 
 log = logging.getLogger("ouroboros")
@@ -71,7 +72,7 @@ def read_reference_files(
     text_column: str = "text",
     id_column: str | None = "id",
     model_column: str | None = None,
-    partition_size: str | int = "256MB",
+    partition_size: str | int = "auto",
     strict: bool = False,
 ) -> tuple[dict, ReadReport]:
     """Read reference files into columns for :meth:`ReferenceIndex.build` / ``add``.
@@ -101,7 +102,8 @@ def _planned(inputs, partition_size: str | int) -> tuple[list[InputPart], ReadRe
     """The parts of ``inputs`` (``partition_size`` bytes each) and the plan's report;
     raises for a missing input, before anything is read or written."""
     report = ReadReport()
-    parts = plan_parts(_as_list(inputs), parse_size(partition_size), report)
+    size = partition_rule(partition_size, default_workers(), parse_size)
+    parts = plan_parts(_as_list(inputs), size, report)
     return parts, report
 
 
@@ -139,7 +141,7 @@ def _read_reference_parts(
 
 
 def read_human_files(
-    inputs, *, text_column: str = "text", partition_size: str | int = "256MB", strict=False
+    inputs, *, text_column: str = "text", partition_size: str | int = "auto", strict=False
 ) -> tuple[list[str], ReadReport]:
     """Texts of known human-written files (any input format), with the read report."""
     parts, report = _planned(inputs, partition_size)
@@ -180,7 +182,7 @@ def add_human_text(
     inputs,
     *,
     text_column: str = "text",
-    partition_size: str | int = "256MB",
+    partition_size: str | int = "auto",
     strict: bool = False,
 ) -> dict:
     """``reference add-human``: add known human-written text to the index in ``refdir``.
@@ -226,7 +228,7 @@ def build_reference(
     text_column: str = "text",
     id_column: str | None = "id",
     model_column: str | None = None,
-    partition_size: str | int = "256MB",
+    partition_size: str | int = "auto",
     strict: bool = False,
     backend: str = "auto",
     add: bool = False,

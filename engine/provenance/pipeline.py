@@ -21,19 +21,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.io import (
     InputPart,
+    InputRows,
     ReadOptions,
     ReadReport,
+    accepts_in_memory,
     input_paths,
     parse_size,
-    plan_parts,
     read_part,
+    select_rows,
 )
+from engine.io.options import DEFAULT_MAX_SKIPPED, parse_share
+from engine.io.report import check_skipped
+from engine.io.run_plan import plan_run
 from engine.provenance.params import FLAGS_SCHEMA, LABELS, ProvenanceParams
 from engine.provenance.reference import ReferenceIndex
 from engine.run.atomic import parquet_writer_atomic, write_json_atomic, write_parquet_atomic
@@ -42,6 +48,7 @@ from engine.run.output import claim_output, output_folder, require_documents
 from engine.run.progress import prefetch
 from engine.run.reuse import fingerprint, reusable, stamped
 from engine.run.summary import merged_report, reused, rounded, versions
+from engine.run.work import finish_work
 from kernels.backend import resolve_backend
 
 log = logging.getLogger("ouroboros")
@@ -60,17 +67,49 @@ class FlagResult:
             streams it part by part, so its memory does not grow with the corpus).
         summary: the ``summary.json`` content.
         out: the output folder, or None when ``out`` was not given.
+        input_rows: for an in-memory input, where its documents sit in its rows
+            (:class:`engine.io.InputRows`); None for files.
+
+    Row-aligned views (:attr:`labels`, :attr:`flagged`, :meth:`filter`): for an
+    in-memory input one entry per input row (rows not read, i.e. null or non-string
+    text, have label None and are not flagged); for files one per ``flags`` row.
+
+    Example:
+        >>> result = engine.flag(df, reference="refs/")  # doctest: +SKIP
+        >>> clean = result.filter(df)  # df without the flagged rows  # doctest: +SKIP
     """
 
     summary: dict
     out: Path | None
     _flags: pa.Table | None = field(default=None, repr=False)
+    input_rows: InputRows | None = field(default=None, repr=False)
 
     @property
     def flags(self) -> pa.Table:
         if self._flags is None and self.out is not None:
             self._flags = pq.read_table(self.out / "flags.parquet")
         return self._flags
+
+    def attach_input(self, spilled) -> None:
+        """Align with the rows of an in-memory input (an ``engine.io`` spilled input)."""
+        self.input_rows = spilled.input_rows()
+
+    @property
+    def labels(self) -> np.ndarray:
+        """object (n_rows,): each row's label (``LABELS``; None for rows not read)."""
+        values = np.asarray(self.flags.column("label").to_pylist(), dtype=object)
+        return values if self.input_rows is None else self.input_rows.spread(values, None)
+
+    @property
+    def flagged(self) -> np.ndarray:
+        """bool (n_rows,): True for rows labelled anything but ``none``."""
+        values = pc.not_equal(self.flags.column("label"), "none").to_numpy()
+        return values if self.input_rows is None else self.input_rows.spread(values, False)
+
+    def filter(self, obj):
+        """``obj`` (the input, or any object with the same rows) without the flagged
+        rows; the same kind of object (:func:`engine.io.select_rows`)."""
+        return select_rows(obj, ~self.flagged)
 
 
 def open_index(refdir: str) -> ReferenceIndex:
@@ -132,6 +171,7 @@ def flag_task(
     return {"reused": False, **result}
 
 
+@accepts_in_memory()
 def flag(
     inputs,
     out=None,
@@ -140,11 +180,14 @@ def flag(
     text_column: str = "text",
     id_column: str | None = None,
     backend: str = "auto",
-    scheduler: str = "local",
+    scheduler: str = "auto",
     workers: int | None = None,
-    partition_size: str | int = "256MB",
+    partition_size: str | int = "auto",
     batch_size: str | int = "16MB",
     strict: bool = False,
+    max_skipped: float | str = DEFAULT_MAX_SKIPPED,
+    clean_work: bool = False,
+    storage_options: dict | None = None,
     progress: bool = True,
     runner: Runner | None = None,
     **params,
@@ -152,7 +195,9 @@ def flag(
     """Flag documents of files that descend from the references in ``reference``.
 
     Args:
-        inputs: a path or list of paths (as for :func:`engine.neardup.pipeline.dedup`).
+        inputs: a path or list of paths, or an in-memory input (as for
+            :func:`engine.neardup.pipeline.dedup`; then ``result.labels``,
+            ``result.flagged`` and ``result.filter(obj)`` follow its rows).
         out: output folder for flags.parquet, summary.json and work files; None keeps
             the result in memory.
         reference: folder written by ``ouroboros reference build``.
@@ -167,25 +212,29 @@ def flag(
     inputs = input_paths(inputs)
     provenance_params = ProvenanceParams(**params)
     resolved = resolve_backend(backend)
-    read = ReadOptions(text_column, id_column, strict, parse_size(batch_size))
+    read = ReadOptions(
+        text_column, id_column, strict, parse_size(batch_size), parse_share(max_skipped)
+    )
     refdir = str(reference)
     index = open_index(refdir)
     # inputs are planned before the output folder is created or claimed: a run that
     # fails here (a missing input) leaves no folder behind
     timings: dict[str, float] = {}
-    started = time.perf_counter()
-    plan_report = ReadReport()
-    parts = plan_parts(inputs, parse_size(partition_size), plan_report)
-    timings["plan"] = time.perf_counter() - started
+    plan = plan_run(inputs, partition_size, scheduler, workers, storage_options)
+    parts, plan_report = plan.parts, plan.report
+    timings["plan"] = plan.seconds
     # ``dedup --reference`` flags into its OUT/provenance: a folder of its own, claimed
     # here as `flag` on the same inputs (the dedup run holds OUT itself)
-    with output_folder(out) as out_dir, claim_output(out_dir, "flag", inputs):
+    with output_folder(out, storage_options) as out_dir, claim_output(out_dir, "flag", inputs):
         work = out_dir / "_work"
         tasks = [(part, refdir, provenance_params, read, resolved, str(work)) for part in parts]
         stage_out = None if out is None else out_dir
-        results = _run_flag_tasks(tasks, runner, scheduler, workers, progress, timings, stage_out)
+        results = _run_flag_tasks(
+            tasks, runner, plan.scheduler, plan.workers, progress, timings, stage_out
+        )
         reports = [plan_report.to_dict(), *(r["report"] for r in results)]
         require_documents(sum(r["documents"] for r in results), inputs, reports)
+        check_skipped(sum(r["documents"] for r in results), reports, read.max_skipped)
 
         started = time.perf_counter()
         part_files = [_part_file(work, part) for part in parts]
@@ -202,14 +251,16 @@ def flag(
             refdir=refdir,
             params=provenance_params,
             read=read,
-            partition_size=parse_size(partition_size),
+            partition_size=plan.partition_size,
             backend=resolved,
-            scheduler=scheduler,
+            scheduler=plan.scheduler if runner is None else runner.scheduler,
+            choices=plan.choices,
             results=results,
             report=merged_report(plan_report, results),
             timings=timings,
         )
         if out is not None:
+            summary["work"] = finish_work(out_dir, clean_work)
             write_json_atomic(out_dir / "summary.json", summary)
         _log_counts(summary["counts"])
         return FlagResult(summary, None if out is None else out_dir, flags)
@@ -250,6 +301,7 @@ def _summary(
     partition_size: int,
     backend: str,
     scheduler: str,
+    choices: dict,
     results: list[dict],
     report: ReadReport,
     timings: dict[str, float],
@@ -276,6 +328,7 @@ def _summary(
         },
         "backend": backend,
         "scheduler": scheduler,
+        "choices": choices,
         "counts": {
             "partitions": len(results),
             "partitions_reused": reused(results),

@@ -1,8 +1,9 @@
 """The one module that knows Dask: runs per-partition functions on a scheduler.
 
-Schedulers:
+Schedulers (``"auto"``, the default, picks one of the first two:
+:mod:`engine.run.scheduling`):
 
-- ``"local"`` (default): a ``distributed.LocalCluster`` on 127.0.0.1, one worker
+- ``"local"``: a ``distributed.LocalCluster`` on 127.0.0.1, one worker
   process per core (``workers``), one thread each, memory split evenly between them,
   numba limited to one thread per worker so processes do not oversubscribe cores.
 - ``"threads"``: Dask's threaded scheduler in this process (no start-up cost; the
@@ -27,14 +28,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from engine.run.kernel_cache import notice_compilation
 from engine.run.output import disk_full, is_disk_full
 from engine.run.progress import Progress
+from engine.run.scheduling import choose_scheduler, default_workers
 
-SCHEDULERS = ("local", "threads", "local-cuda")
-
-
-def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+SCHEDULERS = ("auto", "local", "threads", "local-cuda")
 
 
 class Runner:
@@ -78,6 +77,8 @@ class Runner:
         A task that runs out of disk space (``OSError`` ``ENOSPC``) raises
         :class:`engine.run.output.DiskFull` naming ``name`` and the output folder."""
         started = time.perf_counter()
+        if show:
+            notice_compilation(name)
         try:
             with Progress(len(args_list), name, enabled=show) as bar:
                 results = self.run(func, args_list, progress=bar)
@@ -98,6 +99,8 @@ def session(scheduler: str = "local", workers: int | None = None, out: Path | No
     workers = workers or default_workers()
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if scheduler == "auto":  # a plan resolves "auto" first (engine.run.scheduling)
+        scheduler = choose_scheduler("auto", 0, workers).value
     if scheduler == "threads":
         yield Runner(scheduler, workers, out=out)
         return
@@ -117,7 +120,7 @@ def _run_threads(func, args_list, workers, progress):
     class _Tick(Callback):
         def _posttask(self, key, result, dsk, state, id):
             if progress is not None:
-                progress.update()
+                progress.update(result=result)
 
     tasks = [dask.delayed(func, pure=False)(*args) for args in args_list]
     with _Tick():
@@ -165,5 +168,5 @@ def _run_client(client, func, args_list, progress):
     for future in as_completed(futures):
         results[index[future.key]] = future.result()
         if progress is not None:
-            progress.update()
+            progress.update(result=results[index[future.key]])
     return results

@@ -356,21 +356,37 @@ def spans_table(
     )
 
 
-def remove_spans(text: bytes, starts, ends) -> bytes:
-    """The text with the byte ranges ``[starts[i], ends[i])`` cut out.
+def remove_spans(text, starts, ends=None, *, doc_ids=None):
+    """The text with the byte ranges ``[starts[i], ends[i])`` cut out; or, for many
+    documents at once, ``remove_spans(texts, spans)``.
 
     Args:
-        text: one document's bytes (str is encoded as UTF-8).
+        text: one document's bytes (str is encoded as UTF-8); or a list of documents
+            (str or bytes; a pyarrow array or pandas Series), with ``starts`` then the
+            spans table :func:`repeated_spans` returns (``doc_id`` as ``doc_ids``, or
+            ``doc_index``; ``start``, ``end``) and no ``ends``.
         starts, ends: (k,) int byte offsets, end exclusive; ranges may overlap or come
             in any order.
+        doc_ids: many documents: the ids the spans' ``doc_id`` names (default "0",
+            "1", ..., as :func:`repeated_spans` numbers documents).
 
     Returns:
-        The remaining bytes, in order.
+        The remaining bytes, in order; for many documents a list, each document of the
+        type it came in (str stays str; every range cuts whole UTF-8 characters).
 
     Example:
         >>> remove_spans(b"say hello world", [4], [15])
         b'say '
+        >>> docs = ["hello world", "say hello world"]
+        >>> remove_spans(docs, repeated_spans(docs, min_span=5))
+        ['hello world', 'say ']
     """
+    if ends is None and not isinstance(text, (str, bytes, bytearray, memoryview)):
+        from engine.substrings.cutting import remove_spans_many
+
+        return remove_spans_many(text, starts, doc_ids, cut_one=remove_spans)
+    if ends is None:
+        raise ValueError("remove_spans(text, starts, ends) needs ends for one document")
     if isinstance(text, str):
         text = text.encode("utf-8")
     starts = np.asarray(starts, dtype=np.int64).ravel()

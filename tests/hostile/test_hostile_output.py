@@ -97,7 +97,10 @@ def test_dedup_reference_keeps_every_good_document_beside_empty_and_broken_input
     empty, broken = _bad_inputs(tmp_path)
     out = tmp_path / "out"
     inputs = [str(empty), str(corpus), str(broken)]
-    result = engine.dedup(inputs, out=out, id_column="id", reference=refdir, **FAST)
+    # 3 damaged records beside 4 good ones: far over the default --max-skipped 10%
+    result = engine.dedup(
+        inputs, out=out, id_column="id", reference=refdir, max_skipped=1.0, **FAST
+    )
     ids = ["a", "b", "c", "d"]
     assert pq.read_table(out / "clusters.parquet").column("doc_id").to_pylist() == ids
     assert pq.read_table(out / "flags.parquet").column("doc_id").to_pylist() == ids
@@ -105,7 +108,7 @@ def test_dedup_reference_keeps_every_good_document_beside_empty_and_broken_input
     # the empty file counts as empty_file (and so may the file holding no document)
     assert skipped["empty_file"] >= 1 and skipped["malformed_json"] == 3
     # a rerun resumes, the nested flag folder (out/provenance) included
-    again = engine.dedup(inputs, out=out, id_column="id", reference=refdir, **FAST)
+    again = engine.dedup(inputs, out=out, id_column="id", reference=refdir, max_skipped=1.0, **FAST)
     assert again.summary["provenance"] == result.summary["provenance"]
     assert pq.read_table(out / "flags.parquet").column("doc_id").to_pylist() == ids
 

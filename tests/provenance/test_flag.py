@@ -60,7 +60,13 @@ def _docs():
 def test_flags_contract(tmp_path, refdir):
     docs = _write_jsonl(tmp_path / "docs.jsonl", _docs(), extra_lines=["{not json"])
     result = flag(
-        [docs], tmp_path / "out", reference=refdir, id_column="id", backend="cpu", progress=False
+        [docs],
+        tmp_path / "out",
+        reference=refdir,
+        id_column="id",
+        backend="cpu",
+        progress=False,
+        max_skipped=0.5,  # 1 malformed line among 6 records
     )
     table = pq.read_table(tmp_path / "out" / "flags.parquet")
     assert table.schema.equals(FLAGS_SCHEMA)

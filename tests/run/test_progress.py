@@ -34,4 +34,5 @@ def test_progress_logs_without_tty(caplog):
     with Progress(2, "stage", interval_s=0) as bar:
         bar.update()
         bar.update()
-    assert "stage: 2/2 done" in caplog.text
+    assert "stage: 1/2 done" in caplog.text  # a line while it runs
+    assert "stage: 2 tasks done in" in caplog.text  # and one when it ends
