@@ -188,7 +188,9 @@ def _check_edge_params(threshold: float, max_anchors: int) -> None:
         raise ValueError(f"max_anchors must be in [1, {_LOCAL_ANCHORS}], got {max_anchors}")
 
 
-def _min_matches(threshold: float, num_perm: int) -> int:
+def matches_needed(threshold: float, num_perm: int) -> int:
+    """Equal signature slots (int) two documents need to pass verification: the
+    smallest count whose share of ``num_perm`` is at least ``threshold``."""
     return int(np.ceil(threshold * num_perm - 1e-9))
 
 
@@ -281,7 +283,7 @@ def candidate_edges(
     _check_edge_params(threshold, max_anchors)
     xp = array_module(backend)
     n_docs, bands = band_keys.shape
-    min_matches = _min_matches(threshold, signatures.shape[1])
+    min_matches = matches_needed(threshold, signatures.shape[1])
     d_signatures = to_device(signatures, backend)
     stats = _new_stats()
     all_src, all_dst = [], []
@@ -355,7 +357,7 @@ def record_edges(
         order.astype(np.int64),
         is_head,
         to_device(signatures, backend),
-        _min_matches(threshold, signatures.shape[1]),
+        matches_needed(threshold, signatures.shape[1]),
         max_anchors,
         backend,
         stats,

@@ -15,7 +15,11 @@
 5. ``write`` (:mod:`engine.neardup.keep`, :mod:`engine.neardup.result`): keep flags,
    ``clusters.parquet`` streamed part by part, ``summary.json``; with a reference
    also ``flags.parquet`` and ``cluster_flags.parquet`` (:mod:`engine.neardup.flagging`);
-   optionally ``deduped/`` with the kept documents in the input's own format.
+   optionally ``deduped/`` with the kept documents in the input's own format, and
+   ``edges.parquet`` (``write_edges``: every verified pair and rejected candidate pair
+   with its estimated Jaccard, :mod:`engine.neardup.edges`). ``clusters.parquet`` holds
+   each member's estimated Jaccard to its kept document (``similarity``,
+   :mod:`engine.neardup.similarity`).
 
 Resume: every task output is written atomically with the fingerprint of the
 parameters it depends on (:mod:`engine.run.reuse`). Rerunning the same command with
@@ -35,7 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io import InputPart, ReadOptions, ReadReport, input_paths, parse_size, plan_parts
+from engine.io import InputPart, ReadOptions, ReadReport, accepts_in_memory, input_paths
+from engine.io.options import DEFAULT_MAX_SKIPPED, parse_share
+from engine.io.report import check_skipped
+from engine.io.run_plan import plan_run
 from engine.io.write_kept import write_kept
 from engine.neardup.components import (
     components_partitions,
@@ -43,6 +50,7 @@ from engine.neardup.components import (
     driver_components,
     read_labels,
 )
+from engine.neardup.edges import write_edges_table
 from engine.neardup.keep import choose_kept, dates_task, load_dates
 from engine.neardup.params import DedupParams
 from engine.neardup.result import DedupResult, write_clusters
@@ -64,12 +72,14 @@ from engine.run.atomic import write_json_atomic
 from engine.run.dask_runner import session
 from engine.run.output import claim_output, output_folder, remove_stale, require_documents
 from engine.run.reuse import fingerprint
+from engine.run.work import finish_work
 from kernels.backend import resolve_backend
 
 MAX_DRIVER_DOCS = 500_000_000  # components="auto": union-find in the driver up to this
 COMPONENTS = ("auto", "driver", "distributed")
 
 
+@accepts_in_memory()
 def dedup(
     inputs,
     out=None,
@@ -77,11 +87,15 @@ def dedup(
     text_column: str = "text",
     id_column: str | None = None,
     backend: str = "auto",
-    scheduler: str = "local",
+    scheduler: str = "auto",
     workers: int | None = None,
-    partition_size: str | int = "256MB",
+    partition_size: str | int = "auto",
     write_deduped: bool = False,
+    write_edges: bool = False,
     strict: bool = False,
+    max_skipped: float | str = DEFAULT_MAX_SKIPPED,
+    clean_work: bool = False,
+    storage_options: dict | None = None,
     progress: bool = True,
     reference: str | os.PathLike | None = None,
     components: str = "auto",
@@ -92,20 +106,38 @@ def dedup(
 
     Args:
         inputs: a path or list of paths (JSONL[.gz|.zst], Parquet, WARC/WET, text
-            files or folders).
+            files or folders), or an in-memory input: a pyarrow Table/RecordBatch/
+            RecordBatchReader, a pandas DataFrame/Series, a Hugging Face Dataset/
+            IterableDataset, a mapping of columns or an iterator of str
+            (:mod:`engine.io.in_memory`; the result then aligns with its rows:
+            ``result.keep``, ``result.cluster_id``, ``result.filter(obj)``).
         out: output folder for clusters.parquet, summary.json and work files; None
             keeps the result in memory (a temporary work folder is removed).
         text_column, id_column: columns to read; without id_column doc_id is
-            ``<path>:<row>``.
+            ``<path>:<row>`` (for an in-memory input: the row number).
         backend: "auto", "cpu" or "cuda".
-        scheduler: "local" (a Dask LocalCluster of worker processes), "threads"
-            (in this process), "local-cuda", or a Dask scheduler address or
-            scheduler-file path (see :mod:`engine.run.dask_runner`). workers: worker
-            processes or threads (default: CPU count).
-        partition_size: bytes per input partition ("256MB"); also the size of one
-            shuffle range. write_deduped: also write the kept documents under
-            ``out/deduped/``.
+        scheduler: "auto" (threads in this process; from the ``ouroboros`` command a
+            local cluster for large inputs: :mod:`engine.run.scheduling`), "threads",
+            "local" (a Dask LocalCluster of worker processes: call it under an
+            ``if __name__ == "__main__":`` guard), "local-cuda", or a Dask scheduler
+            address or scheduler-file path (see :mod:`engine.run.dask_runner`).
+            workers: worker processes or threads (default: the CPUs available).
+        partition_size: bytes per input partition ("256MB"), or "auto" (every worker
+            gets at least two parts, 16-256 MiB each); also the size of one shuffle
+            range. The choices and their reasons are in ``summary["choices"]``.
+            write_deduped: also write the kept documents under ``out/deduped/``.
+        write_edges: also write ``out/edges.parquet``, every verified pair and
+            rejected candidate pair with its estimated Jaccard
+            (:mod:`engine.neardup.edges`).
         strict: malformed records raise instead of being counted and skipped.
+        clean_work: remove ``out/_work`` after success (:mod:`engine.run.work`; a
+            rerun then starts from the inputs).
+        storage_options: fsspec options for ``s3://``, ``gs://``, ``hf://``,
+            ``https://`` inputs and ``out`` (flat, or per protocol ``{"s3": {...}}``);
+            None: ``$OUROBOROS_STORAGE_OPTIONS``, then the file system's own
+            environment (``AWS_*``, ...). See :mod:`engine.run.storage`.
+        max_skipped: the run fails when more than this share (0-1, or "10%") of its
+            records are skipped as damaged (:func:`engine.io.report.check_skipped`).
         reference: a reference index folder (``ouroboros reference build``): also
             flag every document (``flags.parquet``), roll flags up per cluster
             (``cluster_flags.parquet``) and keep an unflagged member of each cluster
@@ -133,34 +165,39 @@ def dedup(
         raise ValueError(f"components must be one of {COMPONENTS}, got {components!r}")
     if write_deduped and out is None:
         raise ValueError("write_deduped needs an output folder: pass out=...")
-    read = ReadOptions(text_column=text_column, id_column=id_column, strict=strict)
-    size = parse_size(partition_size)
-
+    if write_edges and out is None:
+        raise ValueError("write_edges needs an output folder: pass out=...")
+    read = ReadOptions(
+        text_column=text_column,
+        id_column=id_column,
+        strict=strict,
+        max_skipped=parse_share(max_skipped),
+    )
     # inputs are planned before the output folder is created or claimed: a run that
     # fails here (a missing input) leaves no folder behind
-    started = time.perf_counter()
-    plan_report = ReadReport()
-    parts = plan_parts(inputs, size, report=plan_report)
-    plan_seconds = time.perf_counter() - started
-    with output_folder(out) as out_dir, claim_output(out_dir, "dedup", inputs):
+    plan = plan_run(inputs, partition_size, scheduler, workers, storage_options)
+    with output_folder(out, storage_options) as out_dir, claim_output(out_dir, "dedup", inputs):
         job = DedupJob(
             inputs=inputs,
-            parts=parts,
-            plan_report=plan_report,
+            parts=plan.parts,
+            plan_report=plan.report,
             out_dir=out_dir,
             in_memory=out is None,
             params=dedup_params,
             backend=resolved,
             read=read,
-            partition_size=size,
+            partition_size=plan.partition_size,
             write_deduped=write_deduped,
+            write_edges=write_edges,
             progress=progress,
             reference=None if reference is None else str(reference),
             components=components,
             date_column=date_column,
         )
-        job.timings["plan"] = plan_seconds
-        with session(scheduler, workers, out=None if out is None else out_dir) as runner:
+        job.timings["plan"] = plan.seconds
+        job.choices = plan.choices
+        job.clean_work = clean_work
+        with session(plan.scheduler, plan.workers, out=None if out is None else out_dir) as runner:
             return run_stages(job, runner)
 
 
@@ -182,7 +219,10 @@ class DedupJob:
     reference: str | None = None
     components: str = "auto"
     date_column: str | None = None
+    write_edges: bool = False
+    clean_work: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    choices: dict = field(default_factory=dict)
     results: dict[str, list[dict]] = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
 
@@ -203,6 +243,7 @@ def run_stages(job: DedupJob, runner) -> DedupResult:
     n_docs = int(doc_offsets[-1])
     reports = [job.plan_report.to_dict(), *(r["report"] for r in job.results["signatures"])]
     require_documents(n_docs, job.inputs, reports)
+    check_skipped(n_docs, reports, job.read.max_skipped)
     shuffle_dir, n_ranges = shuffle_stage(job, runner, doc_offsets)
     edges_dir = edges_stage(job, runner, shuffle_dir, n_ranges)
     labels, components_dir = components_stage(job, runner, edges_dir, n_ranges, n_docs)
@@ -215,6 +256,7 @@ def run_stages(job: DedupJob, runner) -> DedupResult:
     out_dir = None if job.in_memory else job.out_dir
     clusters = write_clusters(out_dir, job.work, job.parts, labels, cluster_size, keep)
     deduped_files = write_deduped_stage(job, runner, keep, doc_offsets)
+    write_edges_stage(job, edges_dir, n_ranges)
     job.timings["write"] = job.timings.get("write", 0.0) + time.perf_counter() - started
     remove_stale(job.work, {shuffle_dir.name, edges_dir.name, components_dir.name, "signatures"})
 
@@ -222,6 +264,7 @@ def run_stages(job: DedupJob, runner) -> DedupResult:
     if provenance is not None:
         summary["provenance"] = provenance["counts"]
     if not job.in_memory:
+        summary["work"] = finish_work(job.out_dir, job.clean_work)
         write_json_atomic(job.out_dir / "summary.json", summary)
     log_summary(summary)
     result = DedupResult(summary, out_dir, clusters)
@@ -367,6 +410,22 @@ def write_deduped_stage(job: DedupJob, runner, keep, doc_offsets) -> list[str]:
         args.append((part, np.sort(rows[part_keep]).astype(np.int64), str(job.out_dir)))
     written = runner.stage("write-deduped", _write_kept_task, args, show=job.progress)
     return [w for w in written if w is not None]
+
+
+def write_edges_stage(job: DedupJob, edges_dir: Path, n_ranges: int) -> None:
+    """Stage 5d (``write_edges``): ``edges.parquet``, every verified pair and every
+    rejected candidate pair with its similarity; without it, an ``edges.parquet`` left
+    by an earlier run is removed (it would describe other clusters)."""
+    if job.in_memory:
+        return
+    path = job.out_dir / "edges.parquet"
+    if not job.write_edges:
+        path.unlink(missing_ok=True)
+        return
+    written = write_edges_table(path, edges_dir, n_ranges, job.work, job.parts)
+    job.counts["edges_written"], job.counts["rejected_pairs_written"] = written
+    # bucket members past the per-bucket cap, whose pair with the first was not checked
+    job.counts["rejected_pairs_capped"] = sum(r["rejected_capped"] for r in job.results["edges"])
 
 
 def _write_kept_task(part: InputPart, kept_rows: np.ndarray, out: str) -> str | None:

@@ -9,7 +9,25 @@ A ``_DONE.json`` marker written last says the map output of a part is complete.
 
 Reduce (one task per range): read that range from every map, group records by
 (band, key), verify candidate edges against the carried signatures
-(:func:`kernels.lsh.record_edges`) and write the range's edges (int64 (E, 2)).
+(:func:`kernels.lsh.record_edges`) and write the range's edges
+(``range-RRRRR.npy``: int64 (E, 2), global input positions ``a < b``, sorted by
+``(a, b)``) with each edge's estimated Jaccard (``range-RRRRR.similarity.npy``:
+float32 (E,), the share of equal signature slots, row-aligned with the edges). The
+similarity is computed here because the reduce already holds both signatures; later
+stages (``edges.parquet``, :mod:`engine.neardup.edges`) read it back instead of
+gathering signatures at random. A pair found in several ranges (several bands) is in
+each of their files.
+
+The reduce also keeps the candidate pairs that failed verification
+(:func:`engine.neardup.similarity.rejected_candidates`: each bucket's first member
+against its other members, at most
+:data:`~engine.neardup.similarity.REJECTED_PER_BUCKET` members per bucket, those below
+the threshold), distinct within the range and sorted by ``(a, b)``:
+``range-RRRRR.rejected.npy`` int64 (R, 2) and ``range-RRRRR.rejected_similarity.npy``
+float32 (R,). They feed ``edges.parquet``'s unverified rows, which show how the share
+of pairs merged falls below the threshold. Host-only NumPy. These files are written
+before the edges file: the edges file and its marker say the range is complete, and a
+range missing any of its files is recomputed.
 
 No task ever holds more than one part's records or one range: memory is bounded by
 the partition size and ``n_ranges``, never by the corpus. The price is disk: each
@@ -28,6 +46,7 @@ import pyarrow as pa
 
 from engine.neardup.params import DedupParams
 from engine.neardup.signatures import has_shingles
+from engine.neardup.similarity import edge_similarity, rejected_candidates
 from engine.run.atomic import (
     fixed_list,
     matrix_of,
@@ -126,6 +145,32 @@ def edges_file(edges_dir: Path, range_index: int) -> Path:
     return edges_dir / f"range-{range_index:05d}.npy"
 
 
+def similarity_file(edges_dir: Path, range_index: int) -> Path:
+    """float32 (E,): estimated Jaccard of each edge of :func:`edges_file`, same order."""
+    return edges_dir / f"range-{range_index:05d}.similarity.npy"
+
+
+def rejected_file(edges_dir: Path, range_index: int) -> Path:
+    """int64 (R, 2): candidate pairs of the range that failed verification, ``a < b``,
+    sorted by ``(a, b)``, distinct."""
+    return edges_dir / f"range-{range_index:05d}.rejected.npy"
+
+
+def rejected_similarity_file(edges_dir: Path, range_index: int) -> Path:
+    """float32 (R,): estimated Jaccard of each pair of :func:`rejected_file`, same order."""
+    return edges_dir / f"range-{range_index:05d}.rejected_similarity.npy"
+
+
+def _range_files(edges_dir: Path, range_index: int) -> list[Path]:
+    """The files of a finished range, the edges file last (it is written last)."""
+    return [
+        similarity_file(edges_dir, range_index),
+        rejected_file(edges_dir, range_index),
+        rejected_similarity_file(edges_dir, range_index),
+        edges_file(edges_dir, range_index),
+    ]
+
+
 def shuffle_reduce_task(
     range_index: int,
     part_indices: list[int],
@@ -134,36 +179,55 @@ def shuffle_reduce_task(
     shuffle_dir: str,
     edges_dir: str,
 ) -> dict:
-    """Verified edges of one key range; writes int64 (E, 2) and returns counts."""
-    path = edges_file(Path(edges_dir), range_index)
+    """Verified edges of one key range and its rejected candidate pairs; writes int64
+    (E, 2) edges with their float32 (E,) similarities, int64 (R, 2) rejected pairs with
+    theirs, and returns counts (``rejected_pairs``: R; ``rejected_capped``: bucket
+    members past the per-bucket cap, not checked)."""
+    files = _range_files(Path(edges_dir), range_index)
+    similarity_path, rejected_path, rejected_similarity_path, path = files
     marker = path.with_suffix(".json")
     stage_fingerprint = Path(edges_dir).name  # the folder is named by the fingerprint
     result = finished(marker, stage_fingerprint)
-    if result is not None and path.exists():
+    if result is not None and all(f.exists() for f in files):
         return {"reused": True, **result}
     started = time.perf_counter()
     table = pa.concat_tables(
         [read_arrow(range_file(Path(shuffle_dir), p, range_index)) for p in part_indices]
     )
     if table.num_rows:
+        bands, keys = table.column("band").to_numpy(), table.column("key").to_numpy()
+        docs = table.column("doc").to_numpy()
+        signatures = matrix_of(table.column("signature"), params.num_perm, np.uint32)
         src, dst, stats = record_edges(
-            table.column("band").to_numpy(),
-            table.column("key").to_numpy(),
-            table.column("doc").to_numpy(),
-            matrix_of(table.column("signature"), params.num_perm, np.uint32),
+            bands,
+            keys,
+            docs,
+            signatures,
             threshold=float(params.threshold),
             max_anchors=params.max_anchors,
             backend=backend,
         )
         edges = np.stack([to_host(src), to_host(dst)], axis=1).astype(np.int64)
+        similarity = edge_similarity(edges, docs, signatures)
+        rejected, rejected_similarity, capped = rejected_candidates(
+            bands, keys, docs, signatures, threshold=float(params.threshold)
+        )
     else:
         stats = {"candidate_pairs": 0, "verified_edges": 0, "unverified": 0}
         edges = np.zeros((0, 2), dtype=np.int64)
+        similarity = np.zeros(0, dtype=np.float32)
+        rejected, rejected_similarity, capped = edges[:0], similarity[:0], 0
+    # the edges file last: with the marker, it says the range is complete
+    write_npy_atomic(similarity_path, similarity)
+    write_npy_atomic(rejected_path, rejected)
+    write_npy_atomic(rejected_similarity_path, rejected_similarity)
     write_npy_atomic(path, edges)
     result = {
         **stats,
         "records": int(table.num_rows),
         "edges": int(len(edges)),
+        "rejected_pairs": int(len(rejected)),
+        "rejected_capped": capped,
         "seconds": round(time.perf_counter() - started, 4),
         "peak_rss_mib": peak_rss_mib(),
     }

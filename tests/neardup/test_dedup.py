@@ -45,8 +45,8 @@ def test_planted_near_duplicates_are_found(sample_result):
 def test_outputs_follow_the_contract(sample_result):
     out = sample_result.out
     table = pq.read_table(out / "clusters.parquet")
-    assert table.schema.names == ["doc_id", "cluster_id", "cluster_size", "keep"]
-    assert [str(t) for t in table.schema.types] == ["string", "int64", "int64", "bool"]
+    assert table.schema.names == ["doc_id", "cluster_id", "cluster_size", "keep", "similarity"]
+    assert [str(t) for t in table.schema.types] == ["string", "int64", "int64", "bool", "float"]
     assert table.equals(sample_result.clusters)
     ids = table.column("doc_id").to_pylist()
     assert len(ids) == len(set(ids)) == len(TRUTH["ids"])  # every document exactly once
@@ -124,7 +124,11 @@ def test_bad_records_are_counted_not_lost(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     result = engine.dedup(
-        [str(path), str(empty)], out=tmp_path / "o", progress=False, scheduler="threads"
+        [str(path), str(empty)],
+        out=tmp_path / "o",
+        progress=False,
+        scheduler="threads",
+        max_skipped=1.0,  # 2 of 5 records damaged: more than the default 10%
     )
     summary = result.summary
     assert summary["read"]["skipped"]["malformed_json"] == 1
