@@ -10,6 +10,7 @@ Public API::
     engine.ReferenceIndex.build(texts, ids) / .save(path) / .load(path) / .add / .match(texts)
     engine.build_reference(inputs, out, ...) -> (ReferenceIndex, summary)
     engine.flag(inputs, out=None, reference=REFDIR, ...) -> FlagResult
+    engine.run_pipeline("pipeline.yaml" or a mapping) -> PipelineResult
 
 Names are imported on first use, so ``import engine`` stays cheap.
 """
@@ -38,6 +39,8 @@ _EXPORTS = {
     "flag": "engine.provenance",
     "FlagResult": "engine.provenance",
     "ProvenanceParams": "engine.provenance",
+    "run_pipeline": "engine.chain",
+    "PipelineResult": "engine.chain",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from engine.cli.next_steps import shown_out, tell
 from engine.cli.options import CONTEXT, call, echo_json, pipeline_options, setup_logging, skipped
 from engine.neardup.params import KEEP_POLICIES, SHINGLES
 
@@ -51,18 +52,24 @@ from engine.neardup.params import KEEP_POLICIES, SHINGLES
     help="Also write the kept documents, in the input's format, to OUT/deduped/.",
 )
 @click.option(
+    "--write-edges",
+    is_flag=True,
+    help="Also write OUT/edges.parquet: every verified pair and every rejected candidate "
+    "pair (doc_a, doc_b, a, b, similarity, verified) with its estimated Jaccard.",
+)
+@click.option(
     "--reference",
     default=None,
     type=click.Path(file_okay=False),
     help="Reference index (ouroboros reference build): also write OUT/flags.parquet and "
     "OUT/cluster_flags.parquet, and keep an unflagged member of each cluster where one exists.",
 )
-def dedup(inputs, out, quiet, **options):
+def dedup(inputs, out, quiet, report, **options):
     """Cluster near-duplicate documents (MinHash LSH) in INPUT files or folders.
 
-    Writes OUT/clusters.parquet (doc_id, cluster_id, cluster_size, keep) and
-    OUT/summary.json; with --reference also OUT/flags.parquet and
-    OUT/cluster_flags.parquet.
+    Writes OUT/clusters.parquet (doc_id, cluster_id, cluster_size, keep, similarity to
+    the kept document) and OUT/summary.json; with --write-edges also OUT/edges.parquet;
+    with --reference also OUT/flags.parquet and OUT/cluster_flags.parquet.
     """
     setup_logging(quiet)
     from engine.neardup.pipeline import dedup as run_dedup
@@ -74,10 +81,10 @@ def dedup(inputs, out, quiet, **options):
         "clusters": counts["clusters"],
         "duplicates": counts["duplicates"],
         "skipped": skipped(result.summary),
-        "out": str(result.out),
+        "out": shown_out(result.out),
     }
     if "provenance" in result.summary:
         line["flagged"] = result.summary["provenance"]["flagged"]
     if "undated_documents" in counts:
         line["undated"] = counts["undated_documents"]
-    echo_json(line)
+    echo_json(tell("dedup", result.summary, result.out, line, report=report))

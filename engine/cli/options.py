@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 
 import click
 
+from engine.run.storage import STORAGE_OPTIONS_ENV, StorageError, parse_storage_options
+
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 USER_ERRORS = (ValueError, RuntimeError, OSError)
 
@@ -46,9 +48,10 @@ text_column_option = click.option(
 )
 partition_size_option = click.option(
     "--partition-size",
-    default="256MB",
+    default="auto",
     show_default=True,
-    help="Input bytes per partition, e.g. 64MB, 1GB.",
+    help="Input bytes per partition, e.g. 64MB, 1GB; auto: at least two partitions per "
+    "worker, 16-256 MiB each.",
 )
 strict_option = click.option(
     "--strict", is_flag=True, help="Fail on the first malformed record instead of counting it."
@@ -62,25 +65,120 @@ backend_option = click.option(
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors.")
 
-#: --partition-size, --strict, --backend, --quiet: every command that reads inputs.
-read_options = _compose(partition_size_option, strict_option, backend_option, quiet_option)
+
+def _set_storage_options(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--storage-options``: checked, then set as ``OUROBOROS_STORAGE_OPTIONS`` for this
+    run (read where inputs are planned and a remote --out is uploaded; local worker
+    processes inherit it)."""
+    if value is None:
+        return
+    try:
+        parse_storage_options(value, "--storage-options")
+    except StorageError as err:
+        raise click.BadParameter(str(err)) from None
+    os.environ[STORAGE_OPTIONS_ENV] = value
+
+
+storage_options_option = click.option(
+    "--storage-options",
+    metavar="JSON",
+    default=None,
+    expose_value=False,
+    callback=_set_storage_options,
+    help="fsspec options for s3:// gs:// hf:// https:// inputs and --out: a JSON object "
+    '(\'{"endpoint_url": "http://host:9000"}\') or one per protocol (\'{"s3": {...}}\'). '
+    f"Default: ${STORAGE_OPTIONS_ENV}, then the filesystem's own environment (AWS_*, ...).",
+)
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--config FILE``: the file's keys (this command's flag names, dashes or
+    underscores) become the command's defaults, so flags given on the command line win.
+    Unknown keys are an error naming them."""
+    if value is None:
+        return
+    from engine.chain.files import load_config_file, normalize_keys
+
+    try:
+        values = normalize_keys(load_config_file(value), value)
+    except (ValueError, OSError) as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
+    known = {p.name for p in ctx.command.params if p.name and p is not param}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise click.BadParameter(
+            f"{value}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"this command takes {', '.join(sorted(known))}",
+            ctx=ctx,
+            param=param,
+        )
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+
+
+config_option = click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    is_eager=True,
+    expose_value=False,
+    callback=_load_config,
+    help="YAML or TOML file whose keys are this command's flags (dashes or underscores; "
+    "INPUT as 'inputs'); flags given on the command line win.",
+)
+
+#: --partition-size, --strict, --storage-options, --backend, --quiet, --config: every
+#: command that reads inputs.
+read_options = _compose(
+    partition_size_option,
+    strict_option,
+    storage_options_option,
+    backend_option,
+    quiet_option,
+    config_option,
+)
 
 #: --scheduler, --workers: every command that runs partition tasks on Dask.
 scheduler_options = _compose(
     click.option(
         "--scheduler",
-        default="local",
+        default="auto",
         show_default=True,
-        help="local (LocalCluster of worker processes) | threads (in-process) | local-cuda | "
-        "a Dask scheduler ADDRESS or scheduler-file path.",
+        help="auto (threads in this process; a local cluster of worker processes from "
+        "4 GiB of input) | threads | local (LocalCluster of worker processes) | "
+        "local-cuda | a Dask scheduler ADDRESS or scheduler-file path.",
     ),
     click.option(
-        "--workers", type=int, default=None, help="Parallel partition tasks (default: CPU count)."
+        "--workers",
+        type=int,
+        default=None,
+        help="Parallel partition tasks (default: the CPUs available).",
     ),
 )
 
-#: INPUT..., --out, --text-column, --id-column and the read and scheduler options:
-#: the pipelines over files (dedup, substr, flag).
+max_skipped_option = click.option(
+    "--max-skipped",
+    default="10%",
+    show_default=True,
+    help="Fail when more than this share of records is skipped as damaged (malformed, "
+    "missing text, corrupt data), e.g. 1%, 0.05, 100% to never fail.",
+)
+clean_work_option = click.option(
+    "--clean-work",
+    is_flag=True,
+    help="Remove OUT/_work after a successful run (its size is in summary.json; a rerun "
+    "then starts from the inputs instead of reusing stages).",
+)
+
+report_option = click.option(
+    "--report",
+    is_flag=True,
+    help="Also write OUT/report.html (as `ouroboros report OUT`): charts, largest "
+    "clusters with diffs, evidence; opens from disk with no network.",
+)
+
+#: INPUT..., --out, --text-column, --id-column, the read and scheduler options,
+#: --max-skipped, --clean-work and --report: the pipelines over files (dedup, substr,
+#: flag).
 pipeline_options = _compose(
     click.argument("inputs", nargs=-1, required=True),
     out_option(),
@@ -88,6 +186,9 @@ pipeline_options = _compose(
     id_column_option(),
     read_options,
     scheduler_options,
+    max_skipped_option,
+    clean_work_option,
+    report_option,
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from engine.cli.next_steps import shown_out, tell
 from engine.cli.options import (
     CONTEXT,
     call,
@@ -182,7 +183,7 @@ def add_human(refdir, inputs, quiet, **options):
     help="Most references compared with one document.",
 )
 @click.option("--no-minhash", is_flag=True, help="Skip MinHash co-clustering.")
-def flag(inputs, out, quiet, no_minhash, **options):
+def flag(inputs, out, quiet, report, no_minhash, **options):
     """Flag INPUT documents that descend from the model outputs in --reference.
 
     Writes OUT/flags.parquet (doc_id, label, cov_doc, cov_ref, longest_match, ref_ids,
@@ -195,12 +196,11 @@ def flag(inputs, out, quiet, no_minhash, **options):
         run_flag, list(inputs), out, progress=not quiet, minhash=not no_minhash, **options
     )
     counts = result.summary["counts"]
-    echo_json(
-        {
-            "documents": counts["documents"],
-            "flagged": counts["flagged"],
-            "labels": counts["labels"],
-            "skipped": skipped(result.summary),
-            "out": str(result.out),
-        }
-    )
+    line = {
+        "documents": counts["documents"],
+        "flagged": counts["flagged"],
+        "labels": counts["labels"],
+        "skipped": skipped(result.summary),
+        "out": shown_out(result.out),
+    }
+    echo_json(tell("flag", result.summary, result.out, line, report=report))

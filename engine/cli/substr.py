@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from engine.cli.next_steps import shown_out, tell
 from engine.cli.options import CONTEXT, call, echo_json, pipeline_options, setup_logging, skipped
 
 
@@ -32,9 +33,10 @@ from engine.cli.options import CONTEXT, call, echo_json, pipeline_options, setup
 @click.option(
     "--write-deduped",
     is_flag=True,
-    help="Also write OUT/deduped/*.parquet: doc_id and the text with every span cut out.",
+    help="Also write OUT/deduped/: the input's own format and compression, every column "
+    "kept, the text with every span cut out; documents left empty are dropped (counted).",
 )
-def substr(inputs, out, quiet, **options):
+def substr(inputs, out, quiet, report, **options):
     """Find exact repeated substrings (suffix arrays) in INPUT files or folders.
 
     Writes OUT/spans.parquet (doc_id, start, end, source_doc_id, source_start: UTF-8
@@ -45,12 +47,11 @@ def substr(inputs, out, quiet, **options):
 
     result = call(run_substr, list(inputs), out, progress=not quiet, **options)
     counts = result.summary["counts"]
-    echo_json(
-        {
-            "documents": counts["documents"],
-            "spans": counts["spans"],
-            "bytes_marked": counts["bytes_marked"],
-            "skipped": skipped(result.summary),
-            "out": str(result.out),
-        }
-    )
+    line = {
+        "documents": counts["documents"],
+        "spans": counts["spans"],
+        "bytes_marked": counts["bytes_marked"],
+        "skipped": skipped(result.summary),
+        "out": shown_out(result.out),
+    }
+    echo_json(tell("substr", result.summary, result.out, line, report=report))
