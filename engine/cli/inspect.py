@@ -43,13 +43,15 @@ def inspect(out, top, cluster, doc, max_members, max_chars, width, color, as_jso
     kept document, with its estimated Jaccard to it. flag: flagged documents with
     their evidence highlighted beside the reference text. substr: documents with the
     ranges to remove marked and where their kept copy is. Run it from the folder the
-    run was started in (relative input paths are resolved from there).
+    run was started in (relative input paths are resolved from there). OUT may be the
+    URL of a remote --out (read from its local staging folder, or downloaded).
     """
     from engine.inspect import inspect_output, render
+    from engine.run.remote_out import local_copy
 
     view = call(
         inspect_output,
-        out,
+        call(local_copy, out),
         top=top,
         cluster=cluster,
         doc=doc,

@@ -10,7 +10,7 @@ from engine.cli.options import CONTEXT, call, echo_json
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("out", type=click.Path(file_okay=False))
+@click.argument("out")
 @click.option(
     "--input-root",
     type=click.Path(file_okay=False, exists=True),
@@ -31,8 +31,9 @@ def report(out, input_root, open_path_only):
     stays a few MB whatever the run's size.
     """
     from engine.report import write_report
+    from engine.run.remote_out import local_copy
 
-    path = call(write_report, out, input_root=input_root)
+    path = call(write_report, call(local_copy, out), input_root=input_root)
     if open_path_only:
         click.echo(str(path))
         return

@@ -37,9 +37,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.run.atomic import TEMPORARY_PREFIX, read_json, write_json_atomic
-from engine.run.storage import StorageError, filesystem, resolve_storage_options
+from engine.run.storage import StorageError, filesystem, is_url, resolve_storage_options
 
-__all__ = ["CACHE_ENV", "remote_output", "staging_folder", "upload_outputs"]
+__all__ = ["CACHE_ENV", "local_copy", "remote_output", "staging_folder", "upload_outputs"]
 
 log = logging.getLogger("ouroboros")
 
@@ -151,3 +151,33 @@ def _previous_files(fs, summary_url: str) -> list[str]:
         return []
     files = summary.get("remote_out", {}).get("files", []) if isinstance(summary, dict) else []
     return [f for f in files if isinstance(f, str) and ".." not in f.split("/")]
+
+
+def local_copy(out: str, storage_options: Mapping | None = None) -> str:
+    """A local folder holding the outputs of ``out`` for reading (``inspect``,
+    ``report``): ``out`` itself when it is local; for a URL, the staging folder that
+    uploaded it when it is still here, else a copy downloaded (``_work/`` is never
+    uploaded, so none is read) into ``$OUROBOROS_CACHE/remote-read/<hash>``."""
+    if not is_url(out):
+        return out
+    staging = staging_folder(out)
+    summary = read_json(staging / SUMMARY)
+    remote = summary.get("remote_out") if isinstance(summary, dict) else None
+    if isinstance(remote, dict) and remote.get("url", "").rstrip("/") == out.rstrip("/"):
+        return str(staging)
+    fs, root = filesystem(out, resolve_storage_options(storage_options))
+    root = root.rstrip("/")
+    key = hashlib.sha256(out.rstrip("/").encode()).hexdigest()[:16]
+    target = staging.parent.parent / "remote-read" / key
+    try:
+        names = [n for n in fs.find(root) if n.startswith(root + "/")]
+    except Exception as err:  # filesystems raise their own kinds
+        raise StorageError(f"cannot list {out}: {type(err).__name__}: {err}") from None
+    if f"{root}/{SUMMARY}" not in names:
+        raise StorageError(f"{out} holds no summary.json: not a finished ouroboros output")
+    for name in names:
+        local = target / name[len(root) + 1 :]
+        local.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(name, str(local))
+    log.info("%s: read from a local copy in %s", out, target)
+    return str(target)

@@ -8,6 +8,7 @@ import gzip
 import json
 import logging
 import random
+import shutil
 import uuid
 from pathlib import Path
 
@@ -280,3 +281,21 @@ def test_api_storage_options_keyword_reaches_inputs_and_out(s3, s3_endpoint, tmp
     s3fs.S3FileSystem.clear_instance_cache()  # instances made earlier kept their env's keys
     with pytest.raises(InputError, match="NoCredentialsError.*storage_options="):
         engine.dedup([f"s3://{bucket}/d.jsonl.gz"], **FAST)
+
+
+def test_inspect_and_report_read_a_remote_output(s3, tmp_path, monkeypatch):
+    fs, bucket = s3
+    local = _jsonl_gz(tmp_path / "docs.jsonl.gz", _rows())
+    out = f"s3://{bucket}/runs/seen"
+    engine.dedup([str(local)], out=out, id_column="id", **FAST)
+    for copy in ("staging", "downloaded"):
+        if copy == "downloaded":  # another machine: no staging folder
+            shutil.rmtree(staging_folder(out))
+        shown = CliRunner().invoke(cli, ["inspect", out, "--top", "1", "--json"])
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.output)["clusters"], copy
+        made = CliRunner().invoke(cli, ["report", out, "--open-path-only"])
+        assert made.exit_code == 0, made.output
+        assert Path(made.output.strip()).is_file()
+    missing = CliRunner().invoke(cli, ["report", f"s3://{bucket}/nothing"])
+    assert missing.exit_code == 1 and "no summary.json" in missing.output

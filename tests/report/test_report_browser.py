@@ -2,8 +2,9 @@
 installed by scripts/setup.sh), driven by Playwright: no console or page error, every
 chart rendered with content, a click on a cluster shows its members and their diff.
 
-The screenshot is saved in the test's tmp folder, and also as docs/report.png (the
-README's picture) when OUROBOROS_SAVE_SCREENSHOT=1.
+The screenshots (the charts; an opened cluster) are saved in the test's tmp folder, and
+also as docs/report.png and docs/report-cluster.png (the README's pictures) when
+OUROBOROS_SAVE_SCREENSHOT=1.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ def test_report_in_headless_chromium(dedup_out: Path, tmp_path: Path):
             assert detail.locator("span.kept").count() == 1
             assert detail.locator(".diff del, .diff ins").count() > 0
             assert detail.locator(".doc").inner_text().strip()
+            opened = tmp_path / "report-cluster.png"
+            detail.scroll_into_view_if_needed()
+            page.screenshot(path=str(opened), full_page=False)
+            assert opened.stat().st_size > 10_000
 
             shot = tmp_path / "report.png"
             page.locator("#clusters").scroll_into_view_if_needed()
@@ -100,6 +105,7 @@ def test_report_in_headless_chromium(dedup_out: Path, tmp_path: Path):
             if os.environ.get("OUROBOROS_SAVE_SCREENSHOT") == "1":
                 (ROOT / "docs").mkdir(exist_ok=True)
                 shutil.copy(shot, ROOT / "docs" / "report.png")
+                shutil.copy(opened, ROOT / "docs" / "report-cluster.png")
         finally:
             browser.close()
     assert not problems, "\n".join(problems)
