@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from engine.io.compression import iter_jsonl_lines, open_decompressed
+from engine.io.jsonl_fast import BLOCK_BYTES, parse_block
 from engine.io.plan import BINARY_SNIFF_BYTES, InputPart
 from engine.io.reading import (
     SURROGATES,
@@ -35,57 +36,118 @@ from engine.io.report import MAX_PROBLEMS, READ_ERRORS
 
 __all__ = ["read_jsonl"]
 
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, stripped from the first line
+
 
 def read_jsonl(reading: Reading) -> Iterator[pa.Table]:
     """Tables of the JSONL part ``reading.part`` (see :data:`engine.io.reading.Document`)."""
     return batched(reading, _jsonl_documents(reading))
 
 
-def _jsonl_documents(reading: Reading) -> Iterator[Document]:
+def _jsonl_documents(reading: Reading) -> Iterator[Document | pa.Table]:
+    """Documents of the part in line order; clean blocks of lines come as whole batch
+    tables from the fast path (:mod:`engine.io.jsonl_fast`), the rest line by line."""
     part = reading.part
     reading.location = {"line": part.first_row}
     first_part = part.byte_start == 0
     # the keys asked for are checked over the whole file, by its first part
     columns = _ColumnCheck(reading) if first_part else None
     binary = _BinaryCheck(reading) if first_part and _nul_in_head(part) else None
-    first_content_line = True
+    lines = _LineReader(reading, columns, binary)
+    fast = binary is None and not reading.columns  # extra columns: line by line
+    block: list[bytes] = []
+    block_rows: list[int] = []
+    block_bytes = 0
     try:
         for row, raw in iter_jsonl_lines(part):
             reading.location = {"line": row + 1}  # a read error would hit the next line
             if raw.isspace():  # blank line: not a document, not a problem
                 continue
-            line, invalid = decode_utf8(raw)
-            if row == 0 and line.startswith("\ufeff"):
-                line = line[1:]
-            obj, error = _parse_json_object(line)
-            if error:
-                if first_content_line and row == 0 and line.lstrip()[:1] == "[":
-                    error += (
-                        " (the file looks like one JSON array, not JSON Lines: one object per line)"
-                    )
-                first_content_line = False
-                if binary is not None:
-                    binary.hold(row, error)
-                else:
-                    reading.skip("malformed_json", line=row, detail=error)
+            if fast and not (row == 0 and raw.startswith(BOM)):
+                block.append(raw)
+                block_rows.append(row)
+                block_bytes += len(raw)
+                if block_bytes >= min(BLOCK_BYTES, reading.batch_bytes):
+                    yield from _block_documents(reading, lines, block, block_rows)
+                    block, block_rows, block_bytes = [], [], 0
                 continue
-            first_content_line = False
-            if binary is not None:  # a JSON object: not a binary file after all
-                binary.release()
-                binary = None
-            if columns is not None:
-                columns.see(obj)
-            document = _document(reading, row, raw, obj, invalid)
-            if document is not None:
-                yield document
+            yield from lines.read(row, raw)
     except READ_ERRORS:
-        if binary is not None:
-            binary.release()
+        yield from _block_documents(reading, lines, block, block_rows)
+        lines.abort()
         raise
-    if binary is not None:
-        binary.finish()
-    if columns is not None:
-        columns.finish()
+    yield from _block_documents(reading, lines, block, block_rows)
+    lines.finish()
+
+
+def _block_documents(
+    reading: Reading, lines: _LineReader, block: list[bytes], rows: list[int]
+) -> Iterator[Document | pa.Table]:
+    """One block of lines: a batch table when the fast path takes it, else line by line."""
+    table = parse_block(block, rows, reading.text_column, reading.id_column, reading.path)
+    if table is not None:
+        lines.saw_clean_records(table.num_rows)
+        yield table
+        return
+    for row, raw in zip(rows, block):
+        yield from lines.read(row, raw)
+
+
+class _LineReader:
+    """The line-by-line reader: one raw line in, a document (or a counted skip) out."""
+
+    def __init__(
+        self, reading: Reading, columns: _ColumnCheck | None, binary: _BinaryCheck | None
+    ) -> None:
+        self.reading = reading
+        self.columns = columns
+        self.binary = binary
+        self.first_content_line = True
+
+    def saw_clean_records(self, n: int) -> None:
+        """``n`` records with every key asked for, read by the fast path."""
+        self.first_content_line = False
+        if self.columns is not None and n:
+            self.columns.see_clean()
+
+    def read(self, row: int, raw: bytes) -> Iterator[Document]:
+        reading = self.reading
+        line, invalid = decode_utf8(raw)
+        if row == 0 and line.startswith("\ufeff"):
+            line = line[1:]
+        obj, error = _parse_json_object(line)
+        if error:
+            if self.first_content_line and row == 0 and line.lstrip()[:1] == "[":
+                error += (
+                    " (the file looks like one JSON array, not JSON Lines: one object per line)"
+                )
+            self.first_content_line = False
+            if self.binary is not None:
+                self.binary.hold(row, error)
+            else:
+                reading.skip("malformed_json", line=row, detail=error)
+            return
+        self.first_content_line = False
+        if self.binary is not None:  # a JSON object: not a binary file after all
+            self.binary.release()
+            self.binary = None
+        if self.columns is not None:
+            self.columns.see(obj)
+        document = _document(reading, row, raw, obj, invalid)
+        if document is not None:
+            yield document
+
+    def abort(self) -> None:
+        """A read error: count what the binary check held back."""
+        if self.binary is not None:
+            self.binary.release()
+            self.binary = None
+
+    def finish(self) -> None:
+        if self.binary is not None:
+            self.binary.finish()
+        if self.columns is not None:
+            self.columns.finish()
 
 
 def _document(reading: Reading, row: int, raw: bytes, obj: dict, invalid: bool) -> Document | None:
@@ -184,6 +246,13 @@ class _ColumnCheck:
         self.missing = set(self.wanted)
         self.first_keys: list[str] | None = None
         self.first_strings: list[str] = []
+
+    def see_clean(self) -> None:
+        """Records holding every key asked for (as strings) were read: nothing missing."""
+        if self.first_keys is None:
+            self.first_keys = list(self.wanted)
+            self.first_strings = list(self.wanted)
+        self.missing.clear()
 
     def see(self, obj: dict) -> None:
         if self.first_keys is None:
