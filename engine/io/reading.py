@@ -152,6 +152,12 @@ def batched(reading: Reading, documents: Iterator[Document]) -> Iterator[pa.Tabl
     error: BaseException | None = None
     try:
         for document in documents:
+            if isinstance(document, pa.Table):  # a batch built whole (a fast path)
+                table = batcher.flush()
+                if table is not None:
+                    yield table
+                yield document
+                continue
             table = batcher.add(*document)
             if table is not None:
                 yield table
