@@ -10,6 +10,7 @@ Commands::
     python -m bench scale [--size 1GB,5GB] # bench.bench_scale: dedup time and memory by size
     python -m bench suffix-array [...]   # bench.bench_suffix_array: vs pydivsufsort, spans
     python -m bench provenance [--quick] # bench.bench_provenance: flagging on ShareGPT outputs
+    python -m bench ptx [--out DIR]      # bench.ptx: the compile lane, every kernel to PTX/SASS
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ COMMANDS = {
     "scale": "bench.bench_scale",
     "suffix-array": "bench.bench_suffix_array",
     "provenance": "bench.bench_provenance",
+    "ptx": "bench.ptx",
 }
 
 

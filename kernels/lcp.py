@@ -36,7 +36,7 @@ _NO_CAP = np.int64(2**62)
 # ---------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _previous_suffix(rank_in_sa, sa_previous):
     """phi value for the suffix at SA slot ``rank_in_sa``: sa[rank - 1], or -1 for slot 0."""
     if rank_in_sa == 0:
@@ -44,7 +44,7 @@ def _previous_suffix(rank_in_sa, sa_previous):
     return np.int64(sa_previous)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _next_lower_bound(lcp_value):
     """Kasai's bound for the next text position: max(lcp - 1, 0)."""
     if lcp_value > 0:
@@ -52,7 +52,7 @@ def _next_lower_bound(lcp_value):
     return np.int64(0)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _chunk_bounds(chunk_index, chunk, n):
     """[first, last) text positions of one chunk."""
     first = np.int64(chunk_index) * np.int64(chunk)

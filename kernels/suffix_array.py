@@ -66,7 +66,7 @@ _NARROW_LIMIT = np.int64(2**32 - 2)
 # ---------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _symbol_code(symbol, present):
     """uint64 code of one symbol in an initial key: symbol + 1, or 0 past the end."""
     if present:
@@ -74,13 +74,13 @@ def _symbol_code(symbol, present):
     return np.uint64(0)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _shift_in(key, code, bits):
     """(key << bits) | code, in uint64."""
     return (np.uint64(key) << np.uint64(bits)) | np.uint64(code)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _second_rank(position, h, n, isa_value):
     """Second half of a doubling key: isa[position + h] + 1, or 0 past the end.
 
@@ -92,13 +92,13 @@ def _second_rank(position, h, n, isa_value):
     return np.int64(0)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _pack_pair(group_rank, second):
     """uint64 key (group_rank << 32) | second; both must be < 2**32."""
     return (np.uint64(group_rank) << _PAIR_SHIFT) | np.uint64(second)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _clamped_index(position, h, n):
     """position + h when inside the text, else 0 (a safe index to read and ignore)."""
     target = np.int64(position) + np.int64(h)
