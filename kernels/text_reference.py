@@ -1,4 +1,5 @@
-"""Plain-Python definitions of normalization, shingles, hashes and MinHash.
+"""Plain-Python definitions of normalization, shingles, hashes, MinHash and the exact
+pieces of repeated spans.
 
 Slow and obvious on purpose: the tests hold every kernel and CPU twin to these
 functions, and benchmarks use :func:`word_shingles` / :func:`char_shingles` to give
@@ -135,3 +136,73 @@ def band_keys(signature: Sequence[int], bands: int, rows: int) -> list[int]:
             h = combine(h, int(v))
         keys.append(h)
     return keys
+
+
+# --------------------------------------------------------------------------- spans
+
+
+def _is_continuation(byte: int) -> bool:
+    return byte & 0xC0 == 0x80
+
+
+def exact_span_pieces(
+    doc: bytes, windows: dict[int, tuple[int, int]], min_span: int, sources: Sequence[bytes]
+) -> list[tuple[int, int, int, int]]:
+    """The rows of one document from its marked windows (:mod:`kernels.spans`).
+
+    Args:
+        doc: the document's bytes.
+        windows: ``{offset: (source_doc, source_offset)}``, one entry per marked window
+            ``doc[offset : offset + min_span]`` (byte offsets), naming a copy of it.
+        min_span: window length in bytes.
+        sources: the documents ``source_doc`` indexes.
+
+    Returns:
+        Rows ``(start, end, source_doc, source_start)`` in byte offsets, end exclusive,
+        ordered by start. Marked windows that overlap or touch make one range; each
+        range is cut left to right: a piece starting at ``x`` follows the copy (source
+        document, shift ``source_offset - offset``) whose windows cover the bytes from
+        ``x`` on the farthest (ties: the smallest ``(source_doc, x + shift)``), runs on
+        past that coverage while its bytes still equal the source's (inside the range and
+        the source document), and ends there, moved back to the start of the character
+        it would cut.
+        A character no copy covers whole is skipped. Starts never sit on a continuation
+        byte.
+    """
+
+    def copies_at(x: int) -> set[tuple[int, int]]:
+        return {(sd, ss - p) for p, (sd, ss) in windows.items() if p <= x < p + min_span}
+
+    def reach(x: int, copy: tuple[int, int]) -> int:
+        end = x
+        while copy in copies_at(end):
+            end += 1
+        return end
+
+    ranges: list[list[int]] = []
+    for p in sorted(windows):
+        if ranges and p <= ranges[-1][1]:
+            ranges[-1][1] = p + min_span
+        else:
+            ranges.append([p, p + min_span])
+    rows = []
+    for low, high in ranges:
+        x = low
+        while x < high and _is_continuation(doc[x]):
+            x += 1
+        while x < high:
+            copy = max(copies_at(x), key=lambda c: (reach(x, c), -c[0], -c[1]))
+            end = reach(x, copy)
+            source = sources[copy[0]]
+            while end < high and end + copy[1] < len(source) and doc[end] == source[end + copy[1]]:
+                end += 1
+            while end > x and end < len(doc) and _is_continuation(doc[end]):
+                end -= 1
+            if end > x:
+                rows.append((x, end, copy[0], x + copy[1]))
+                x = end
+            else:
+                x += 1
+                while x < high and _is_continuation(doc[x]):
+                    x += 1
+    return rows

@@ -60,8 +60,10 @@ Why this equals one suffix array over the whole corpus (proof sketch):
   other one, so all of them are in the same component, and they keep their relative
   order because a batch lists its documents in global order. The occurrence set, its
   first and second members, hence every mark and source, are exactly those of the
-  whole-corpus call; merging and UTF-8 snapping look at one document only. So each
-  document gets the same rows, with sources in the same documents. ``keep="first"``
+  whole-corpus call. Merging, cutting into exact pieces and UTF-8 snapping look at one
+  document, the bytes of its sources and the order of source positions (shifts compared
+  within one document, ties broken by the smallest source), all the same in the batch.
+  So each document gets the same rows, with sources in the same documents. ``keep="first"``
   keeps the lowest (document, offset) occurrence: it is in the component.
 - *Batching several components into one call is safe*: documents of different
   components share no fingerprint, hence no substring of ``min_span`` bytes, so no

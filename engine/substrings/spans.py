@@ -12,7 +12,7 @@ Better", google-research/deduplicate-text-datasets):
    separators) keeps pydivsufsort usable on the CPU and halves the memory.
 2. **Suffix array + LCP** of the packed text (``kernels.suffix_array``,
    ``kernels.lcp``; the LCP is capped at ``min_span``, all the threshold needs).
-   Steps 3-6 are the compiled functions of :mod:`kernels.spans`.
+   Steps 3-7 are the compiled functions of :mod:`kernels.spans`.
 3. **Windows.** For every position ``p`` whose window ``[p, p + min_span)`` lies inside
    its document, the window is *repeated* when the same ``min_span`` bytes start at
    another such position. All suffixes starting with the same ``min_span`` bytes are
@@ -31,18 +31,30 @@ Better", google-research/deduplicate-text-datasets):
      first reference occurrence. Repetitions inside ``texts`` alone do not count, and
      ``keep`` has no effect (the reference holds the kept copy).
 
-5. **Merging.** Marked windows ``[p, p + min_span)`` of one document are merged when
-   they overlap or touch (``next start <= current end``). A merged range takes the
-   source of its first (leftmost) window.
-6. **UTF-8 snapping.** A range never cuts a multi-byte character: its start moves
-   forward past continuation bytes (``0b10xxxxxx``) to the next character start, its
-   end moves back to the start of the character it would cut. When the start moves,
-   the source is taken from the leftmost marked window that holds the new first byte,
-   shifted to that byte (``source_start = window source + (start - window start)``), so
-   it always points at the corresponding byte of a real copy. Ranges left empty are
-   dropped; shorter but non-empty ones are kept.
-   Snapping is applied to every input (for non-UTF-8 bytes it only looks at the bit
-   pattern).
+5. **Merging.** Marked windows ``[p, p + min_span)`` of one document are merged into a
+   range when they overlap or touch (``next start <= current end``).
+6. **Exact pieces.** A row must name a real copy of its bytes:
+   ``texts[source_doc][source_start : source_start + (end - start)]`` equals
+   ``texts[doc][start:end]``. A merged range can join windows with different sources
+   (a passage copied from one document next to, or overlapping, a passage copied from
+   another; a phrase that occurs earlier elsewhere inside a copied passage), so it is cut
+   into pieces. Windows whose source lies at the same shift (``source - position``)
+   and that overlap or touch form one *copy*: every byte of their union equals the byte
+   at that shift. Left to right, a piece starting at byte ``x`` follows, among the
+   copies holding ``x``, the one that reaches farthest (ties: the smallest source
+   position), runs on past it while the bytes still equal the bytes at the same shift
+   (inside the range and inside the source document: periodic text stays one piece),
+   and ends there; the next piece starts where it ends. A range made of one copy is one
+   row, its source that of its first window (moved with the snapped start).
+7. **UTF-8 snapping.** No row cuts a multi-byte character: a range's start moves
+   forward past continuation bytes (``0b10xxxxxx``) to the next character start (the
+   source start moves with it), and every piece end moves back to the start of the
+   character it would cut (the next piece starts there, so the character goes to the
+   next piece). A character that no single copy holds whole (its bytes repeat bytes of
+   different places) and that no piece runs on through has no exact source and is not
+   marked; apart from such characters, the marked bytes are the snapped merged ranges.
+   Ranges left empty are dropped; shorter but non-empty ones are kept. Snapping is
+   applied to every input (for non-UTF-8 bytes it only looks at the bit pattern).
 
 Caveat of ``keep="first"``: the first window itself is never marked, but a later
 overlapping window of the same periodic text can cover part of it (``"a" * 300`` with
@@ -219,7 +231,8 @@ def repeated_spans_arrays(
           never inside a UTF-8 character;
         - ``source_doc_index`` int64: index into ``texts`` (into ``reference`` in
           across mode) of the copy the range repeats;
-        - ``source_start`` int64: byte offset of that copy in its document;
+        - ``source_start`` int64: byte offset of that copy in its document; the
+          ``end - start`` bytes there equal the row's bytes (see step 6 above);
         - ``source_is_reference`` bool (only when ``reference`` is given): True.
 
     Example:

@@ -16,6 +16,7 @@ from engine.substrings.spans import (
     repeated_spans,
     repeated_spans_arrays,
 )
+from kernels.text_reference import exact_span_pieces
 
 FIELDS = ("doc_index", "start", "end", "source_doc_index", "source_start")
 
@@ -25,7 +26,9 @@ def is_continuation(byte: int) -> bool:
 
 
 def brute_force_spans(texts, min_span, keep="first", reference=None):
-    """Every window of every document, compared with every other window, in plain Python.
+    """Every window of every document, compared with every other window, in plain Python;
+    the marked windows of each document cut into pieces by the plain-Python definition
+    (:func:`kernels.text_reference.exact_span_pieces`).
 
     Returns rows (doc_index, start, end, source_doc_index, source_start).
     """
@@ -37,36 +40,23 @@ def brute_force_spans(texts, min_span, keep="first", reference=None):
             occurrences.setdefault(doc[p : p + min_span], []).append((d, p))
     rows = []
     for d, doc in enumerate(texts):
-        windows = []  # (start, source_doc, source_start)
+        windows = {}  # offset -> (source_doc, source_offset)
         for p in range(len(doc) - min_span + 1):
             occ = occurrences[doc[p : p + min_span]]  # in (doc, offset) order
             if reference is not None:
                 refs = [o for o in occ if o[0] >= n_text]
                 if refs:
-                    windows.append((p, refs[0][0] - n_text, refs[0][1]))
+                    windows[p] = (refs[0][0] - n_text, refs[0][1])
             elif keep == "first":
                 if occ[0] != (d, p):
-                    windows.append((p, *occ[0]))
+                    windows[p] = occ[0]
             else:
                 others = [o for o in occ if o != (d, p)]
                 if others:
-                    windows.append((p, *others[0]))
-        merged = []  # [start, end, source_doc, source_start]
-        for p, sd, ss in windows:
-            if merged and p <= merged[-1][1]:
-                merged[-1][1] = p + min_span
-            else:
-                merged.append([p, p + min_span, sd, ss])
-        for start, end, sd, ss in merged:
-            new_start, new_end = start, end
-            while new_start < new_end and is_continuation(doc[new_start]):
-                new_start += 1
-            while new_end > new_start and new_end < len(doc) and is_continuation(doc[new_end]):
-                new_end -= 1
-            if new_start < new_end:
-                # source: the leftmost marked window holding the new first byte
-                p, sd, ss = next(w for w in windows if w[0] <= new_start < w[0] + min_span)
-                rows.append((d, new_start, new_end, sd, ss + new_start - p))
+                    windows[p] = others[0]
+        rows.extend(
+            (d, *row) for row in exact_span_pieces(doc, windows, min_span, list(reference or texts))
+        )
     return rows
 
 
