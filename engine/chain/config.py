@@ -41,6 +41,7 @@ SHARED_KEYS = (
     "workers",
     "partition_size",
     "strict",
+    "html_text",
 )
 TOP_LEVEL_KEYS = ("inputs", "out", *SHARED_KEYS, "quiet", *STEP_ORDER)
 #: keys the pipeline sets itself for every step

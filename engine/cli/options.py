@@ -56,6 +56,14 @@ partition_size_option = click.option(
 strict_option = click.option(
     "--strict", is_flag=True, help="Fail on the first malformed record instead of counting it."
 )
+html_text_option = click.option(
+    "--html-text",
+    type=click.Choice(["main", "full"]),  # engine.io.options.HTML_TEXT_MODES
+    default="main",
+    show_default=True,
+    help="WARC HTML pages as their main content (navigation, headers, footers and other "
+    "boilerplate removed, as crawl pipelines do) or full (all visible text).",
+)
 backend_option = click.option(
     "--backend",
     type=click.Choice(["auto", "cpu", "cuda"]),
@@ -176,14 +184,15 @@ report_option = click.option(
     "clusters with diffs, evidence; opens from disk with no network.",
 )
 
-#: INPUT..., --out, --text-column, --id-column, the read and scheduler options,
-#: --max-skipped, --clean-work and --report: the pipelines over files (dedup, substr,
-#: flag).
+#: INPUT..., --out, --text-column, --id-column, --html-text, the read and scheduler
+#: options, --max-skipped, --clean-work and --report: the pipelines over files (dedup,
+#: substr, flag).
 pipeline_options = _compose(
     click.argument("inputs", nargs=-1, required=True),
     out_option(),
     text_column_option,
     id_column_option(),
+    html_text_option,
     read_options,
     scheduler_options,
     max_skipped_option,

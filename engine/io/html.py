@@ -1,61 +1,70 @@
-"""HTML to text for WARC responses, with the standard library's ``html.parser``.
+"""HTML to text for WARC responses, through resiliparse (lexbor's HTML5 parser).
 
-Visible text only: ``script`` / ``style`` / ``noscript`` / ``template`` content is
-dropped, block tags (``p``, ``div``, ``li``, ``br``, headings, table cells, ...) become line
-breaks, runs of whitespace collapse to one space and blank lines are dropped. Character
-references are decoded.
+Two modes (the read option ``html_text``, ``--html-text``):
+
+- ``"main"`` (the default): the page's main content only. resiliparse's boilerplate
+  heuristics drop navigation, headers, footers, sidebars, cookie banners and comment
+  sections. Crawl pipelines train on main content, and for near-duplicate detection it
+  matters more still: the navigation and footer that every page of a site shares would
+  otherwise make different short pages of one site look alike (``python -m
+  bench.bench_html`` measures it).
+- ``"full"``: every visible text node, boilerplate included.
+
+Both drop ``script`` / ``style`` / ``noscript`` / ``template`` content, comments, the
+``head`` (its ``title`` too), alt texts, list bullets and form fields; character
+references are decoded. Block elements become line breaks; the text is then normalized
+as one line per block: runs of white space (``\\xa0`` included) collapse to one space,
+lines are stripped and blank lines dropped (``pre`` blocks keep their line breaks, not
+their indentation).
+
+Payload bytes become the ``str`` given here in :mod:`engine.io.charset`.
 """
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
+from resiliparse.extract.html2text import extract_plain_text
+
+from engine.io.options import DEFAULT_HTML_TEXT, HTML_TEXT_MODES
 
 __all__ = ["html_to_text"]
 
-_HTML_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template"})
-_HTML_BLOCK_TAGS = frozenset(
-    {
-        "address", "article", "aside", "blockquote", "br", "caption", "dd", "details", "div",
-        "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
-        "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section",
-        "summary", "table", "td", "th", "title", "tr", "ul",
-    }
-)  # fmt: skip
+# what neither mode keeps: not text a reader of the page sees as prose
+_EXTRACT_OPTIONS = {
+    "preserve_formatting": True,
+    "list_bullets": False,
+    "alt_texts": False,
+    "links": False,
+    "form_fields": False,
+    "noscript": False,
+}
 
 
-class _HTMLTextExtractor(HTMLParser):
-    """Collect visible text: drop script/style/noscript, block tags become newlines."""
+def html_to_text(html: str, mode: str = DEFAULT_HTML_TEXT) -> str:
+    """Visible text of an HTML page: one line per block, white space collapsed.
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.pieces: list[str] = []
-        self._skip_depth = 0
+    Args:
+        html: the page, decoded (see :func:`engine.io.charset.decode_payload`); any
+            string is accepted, malformed markup is parsed as browsers do.
+        mode: ``"main"`` (main content, boilerplate removed) or ``"full"`` (every
+            visible text node).
 
-    def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in _HTML_SKIPPED_TAGS:
-            self._skip_depth += 1
-        elif tag in _HTML_BLOCK_TAGS:
-            self.pieces.append("\n")
+    Returns:
+        The text, lines joined by ``"\\n"``, no blank or padded lines; ``""`` when the
+        page has no (main) text.
 
-    def handle_startendtag(self, tag: str, attrs) -> None:
-        if tag in _HTML_BLOCK_TAGS:
-            self.pieces.append("\n")
+    Raises:
+        ValueError: ``mode`` is not one of :data:`engine.io.options.HTML_TEXT_MODES`.
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HTML_SKIPPED_TAGS:
-            self._skip_depth = max(self._skip_depth - 1, 0)
-        elif tag in _HTML_BLOCK_TAGS:
-            self.pieces.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip_depth:
-            self.pieces.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML page: one line per block, whitespace collapsed."""
-    parser = _HTMLTextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.pieces).split("\n"))
+    Example:
+        >>> html_to_text("<nav><a href='/'>Home</a></nav><main><p>Body  text</p></main>")
+        'Body text'
+        >>> html_to_text("<nav><a href='/'>Home</a></nav><p>Body</p>", "full")
+        'Home\\nBody'
+    """
+    if mode not in HTML_TEXT_MODES:
+        raise ValueError(f"html_text must be one of {list(HTML_TEXT_MODES)}, got {mode!r}")
+    if not html:
+        return ""
+    text = extract_plain_text(html, main_content=mode == "main", **_EXTRACT_OPTIONS)
+    lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 DEFAULT_BATCH_BYTES = 64 * 2**20
 DEFAULT_MAX_SKIPPED = 0.1  # a run that skips more than 10% of its records as damaged fails
+#: how WARC HTML pages become text (:mod:`engine.io.html`): main content or all visible text
+HTML_TEXT_MODES = ("main", "full")
+DEFAULT_HTML_TEXT = "main"
 
 
 def parse_share(value: str | float) -> float:
@@ -37,6 +40,9 @@ class ReadOptions:
             a run may skip and still succeed (:func:`engine.io.report.check_skipped`);
             records of another kind (e.g. WARC images) do not count. It changes no
             result, so it is not part of :meth:`to_dict` (resume fingerprints).
+        html_text: how WARC HTML responses become text: ``"main"`` (main content,
+            boilerplate removed) or ``"full"`` (all visible text); see
+            :mod:`engine.io.html`. Other formats ignore it.
     """
 
     text_column: str = "text"
@@ -44,6 +50,7 @@ class ReadOptions:
     strict: bool = False
     batch_bytes: int = DEFAULT_BATCH_BYTES
     max_skipped: float = DEFAULT_MAX_SKIPPED
+    html_text: str = DEFAULT_HTML_TEXT
 
     def __post_init__(self) -> None:
         if not self.text_column:
@@ -55,6 +62,11 @@ class ReadOptions:
                 f"max_skipped must be a share between 0 and 1 (e.g. 0.1 or '10%'), "
                 f"got {self.max_skipped!r}"
             )
+        if self.html_text not in HTML_TEXT_MODES:
+            raise ValueError(
+                f"html_text must be one of {list(HTML_TEXT_MODES)} (main content or all "
+                f"visible text of HTML pages), got {self.html_text!r}"
+            )
 
     def read_part_kwargs(self) -> dict:
         """Keyword arguments of :func:`engine.io.read_part` for these options."""
@@ -63,6 +75,7 @@ class ReadOptions:
             "id_column": self.id_column,
             "strict": self.strict,
             "batch_bytes": self.batch_bytes,
+            "html_text": self.html_text,
         }
 
     def to_dict(self) -> dict:
@@ -71,4 +84,5 @@ class ReadOptions:
             "text_column": self.text_column,
             "id_column": self.id_column,
             "strict": self.strict,
+            "html_text": self.html_text,
         }

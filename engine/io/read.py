@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from engine.io.arrow_ipc import read_arrow
 from engine.io.jsonl import read_jsonl
-from engine.io.options import DEFAULT_BATCH_BYTES
+from engine.io.options import DEFAULT_BATCH_BYTES, DEFAULT_HTML_TEXT, HTML_TEXT_MODES
 from engine.io.parquet import read_parquet
 from engine.io.plan import InputPart
 from engine.io.reading import RESERVED_COLUMNS, Reading
@@ -51,6 +51,7 @@ def read_part(
     columns: Sequence[str] = (),
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     strict: bool = False,
+    html_text: str = DEFAULT_HTML_TEXT,
     report: ReadReport,
 ) -> Iterator[pa.Table]:
     """Read one part as Arrow tables of about ``batch_bytes`` bytes of text each.
@@ -68,6 +69,8 @@ def read_part(
         batch_bytes: target text bytes per table.
         strict: raise ``InputError`` at the first damaged row or file instead of
             skipping and counting it.
+        html_text: WARC HTML pages as ``"main"`` content or ``"full"`` visible text
+            (:mod:`engine.io.html`); other formats ignore it.
         report: counters and examples are added here.
 
     Yields:
@@ -81,7 +84,10 @@ def read_part(
     """
     columns = tuple(columns)
     _check_read_options(text_column, id_column, columns, batch_bytes)
+    if html_text not in HTML_TEXT_MODES:
+        raise InputError(f"html_text must be one of {list(HTML_TEXT_MODES)}, got {html_text!r}")
     reading = Reading(part, text_column, id_column, columns, int(batch_bytes), strict, report)
+    reading.html_text = html_text
     if part.fmt == "jsonl":
         reading.whole_file = part.byte_start == 0 and part.byte_end < 0
     documents = 0

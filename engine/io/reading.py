@@ -64,6 +64,8 @@ class Reading:
             or ``{"offset": bytes}``).
         whole_file: this part covers its whole file.
         stopped_early: a counted problem ended reading this file.
+        html_text: how HTML pages become text, ``"main"`` or ``"full"`` (WARC only;
+            :mod:`engine.io.html`).
     """
 
     part: InputPart
@@ -76,6 +78,7 @@ class Reading:
     location: dict = field(default_factory=dict)
     whole_file: bool = True
     stopped_early: bool = False
+    html_text: str = "main"
 
     @property
     def path(self) -> str:
@@ -88,6 +91,14 @@ class Reading:
             raise InputError(strict_message(self.path, reason, where, detail))
         self.report.count_skip(
             reason, self.path, detail=detail, example_limit=example_limit, **where
+        )
+
+    def warn(
+        self, reason: str, *, row: int, detail: str = "", example_limit: int | None = None
+    ) -> None:
+        """Count a document read with a warning (not a skip; e.g. ``charset_detected``)."""
+        self.report.count_warning(
+            reason, self.path, row=row, detail=detail, example_limit=example_limit
         )
 
     def invalid_utf8(self, detail: str, **where) -> None:

@@ -78,6 +78,8 @@ class ReadReport:
         fallback_ids: documents whose ``id_column`` value was missing or null, given the
             default ``path:row`` id instead.
         problems_omitted: examples not kept because of the cap.
+        warnings: reason -> number of documents read with a warning (read, not skipped:
+            e.g. ``charset_detected``); in :meth:`to_dict` only when there are some.
     """
 
     files: int = 0
@@ -87,6 +89,7 @@ class ReadReport:
     problems: list[dict] = field(default_factory=list)
     fallback_ids: int = 0
     problems_omitted: int = 0
+    warnings: dict[str, int] = field(default_factory=dict)
 
     def add_problem(
         self,
@@ -134,6 +137,22 @@ class ReadReport:
         if example_limit is None or count <= example_limit:
             self.add_problem(reason, file, line=line, offset=offset, row=row, detail=detail)
 
+    def count_warning(
+        self,
+        reason: str,
+        file: str | os.PathLike,
+        *,
+        row: int | None = None,
+        detail: str = "",
+        example_limit: int | None = None,
+    ) -> None:
+        """Count one document read with a warning under ``reason`` (not a skip) and
+        record an example (only for the first ``example_limit`` of this reason)."""
+        count = self.warnings.get(reason, 0) + 1
+        self.warnings[reason] = count
+        if example_limit is None or count <= example_limit:
+            self.add_problem(reason, file, row=row, detail=detail)
+
     @property
     def total_skipped(self) -> int:
         """Sum of all ``skipped`` counts."""
@@ -147,6 +166,8 @@ class ReadReport:
         self.fallback_ids += other.fallback_ids
         for reason, count in other.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + count
+        for reason, count in other.warnings.items():
+            self.warnings[reason] = self.warnings.get(reason, 0) + count
         room = max(MAX_PROBLEMS - len(self.problems), 0)
         self.problems.extend(dict(problem) for problem in other.problems[:room])
         self.problems_omitted += other.problems_omitted + max(len(other.problems) - room, 0)
@@ -163,11 +184,12 @@ class ReadReport:
             problems=[dict(problem) for problem in data.get("problems", [])],
             fallback_ids=int(data.get("fallback_ids", 0)),
             problems_omitted=int(data.get("problems_omitted", 0)),
+            warnings={str(k): int(v) for k, v in data.get("warnings", {}).items()},
         )
 
     def to_dict(self) -> dict:
         """JSON-serialisable form, for ``summary.json``."""
-        return {
+        out = {
             "files": self.files,
             "documents": self.documents,
             "skipped": dict(sorted(self.skipped.items())),
@@ -176,6 +198,9 @@ class ReadReport:
             "problems": [dict(problem) for problem in self.problems],
             "problems_omitted": self.problems_omitted,
         }
+        if self.warnings:
+            out["warnings"] = dict(sorted(self.warnings.items()))
+        return out
 
 
 def truncate(text: str, limit: int = DETAIL_CHARS) -> str:

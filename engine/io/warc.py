@@ -3,11 +3,15 @@
 ``.warc``, ``.wet``, plain or gzipped: one gzip member per record, several records per
 member, members that do not end with records (bgzip style), or one gzip stream over the
 whole file (the first bytes decide, else the name). Documents are ``conversion`` records
-(WET) and ``response`` records whose HTTP Content-Type is text/plain or HTML (HTML is
-reduced to its visible text by :func:`engine.io.html_to_text`); other responses are
-counted as ``non_text_record``, other record types are passed over. ``row`` is the
-0-based record number in the file. Columns are :data:`WARC_COLUMNS`, from the WARC
-headers.
+(WET) and ``response`` records whose HTTP Content-Type is text/plain or HTML; other
+responses are counted as ``non_text_record``, other record types are passed over. A
+response body is decoded by :func:`engine.io.charset.decode_payload` (byte-order mark,
+HTTP charset, meta charset, else UTF-8 or a detected encoding: counted as the warning
+``charset_detected``); HTML becomes its main content or all its visible text
+(``reading.html_text``, :func:`engine.io.html.html_to_text`; a page whose main content
+is empty while it has visible text is counted as the warning ``html_no_main_content``).
+``row`` is the 0-based record number in the file. Columns are :data:`WARC_COLUMNS`,
+from the WARC headers.
 
 Records are framed here (:func:`iter_warc_records`), not by warcio's iterator, which
 stops at the first damaged record and writes warnings to stderr: a record is its headers
@@ -43,7 +47,6 @@ errors part way through a body are kept off stderr and recorded in the report as
 
 from __future__ import annotations
 
-import codecs
 import io
 import logging
 import re
@@ -56,6 +59,7 @@ import pyarrow as pa
 from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
 from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 
+from engine.io.charset import CHARSET_DETECTED, decode_payload
 from engine.io.compression import READ_BUFFER_BYTES, RecordStream, open_record_stream
 from engine.io.html import html_to_text
 from engine.io.reading import Document, Reading, batched, decode_utf8, id_list
@@ -72,6 +76,8 @@ WARC_COLUMN_HEADERS = {
 }
 HTML_MIME_TYPES = ("text/html", "application/xhtml+xml")
 NON_TEXT_EXAMPLES = 3  # located examples recorded for non_text_record
+WARNING_EXAMPLES = 10  # located examples recorded per warning reason (all are counted)
+NO_MAIN_CONTENT = "html_no_main_content"  # warning: main content empty, visible text not
 
 RECORD_ERROR = "warc_record_error"
 LENGTH_MISMATCH = "warc_length_mismatch"
@@ -91,9 +97,6 @@ _CONTENT_LENGTH = re.compile(rb"^content-length:([^\r\n]*)", re.I | re.M)
 _WARC_TYPE = re.compile(rb"^warc-type:([^\r\n]*)", re.I | re.M)
 _HTTP_CONTENT_TYPE = re.compile(rb"^content-type:([^\r\n]*)\r?\n([ \t])?", re.I | re.M)
 
-_META_CHARSET = re.compile(
-    rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]{1,40})", re.I
-)
 _LOADER = ArcWarcRecordLoader(verify_http=False, arc2warc=False)
 
 
@@ -460,7 +463,7 @@ def _warc_documents(reading: Reading) -> Iterator[Document]:
         row = item.row
         try:
             record = item.parse()
-            payload, problem = _warc_text(record)
+            payload, problem = _warc_text(record, reading.html_text)
         except Exception as err:  # warcio raises many types for damaged input
             reading.stopped_early = True
             reading.skip(
@@ -481,9 +484,11 @@ def _warc_documents(reading: Reading) -> Iterator[Document]:
                 example_limit=NON_TEXT_EXAMPLES,
             )
             continue
-        text, invalid, nbytes = payload
+        text, invalid, nbytes, warnings = payload
         if invalid:
             reading.invalid_utf8("undecodable bytes replaced by U+FFFD", row=row)
+        for reason, detail in warnings:
+            reading.warn(reason, row=row, detail=detail, example_limit=WARNING_EXAMPLES)
         headers = record.rec_headers
         values = {name: headers.get_header(WARC_COLUMN_HEADERS[name]) for name in WARC_COLUMNS}
         if reading.id_column is None:
@@ -504,17 +509,21 @@ def _http_content_type(record: ArcWarcRecord) -> str | None:
     return record.http_headers.get_header("Content-Type") if record.http_headers else None
 
 
-def _warc_text(record: ArcWarcRecord) -> tuple[tuple[str, bool, int] | str | None, str]:
+def _warc_text(
+    record: ArcWarcRecord, html_text: str
+) -> tuple[tuple[str, bool, int, list[tuple[str, str]]] | str | None, str]:
     """The document text of a whole record and a content-decoding problem (or ``""``).
 
-    The text is ``(text, had_invalid_bytes, payload bytes)``; ``_NON_TEXT`` for a response
-    that is not text/plain or HTML, None for records that are not documents.
+    The text is ``(text, had_invalid_bytes, payload bytes, warnings)``, ``warnings`` a
+    list of ``(reason, detail)`` to count; ``_NON_TEXT`` for a response that is not
+    text/plain or HTML, None for records that are not documents. ``html_text``:
+    ``"main"`` or ``"full"`` (:func:`engine.io.html.html_to_text`).
     """
     kind = record.rec_type
     if kind == "conversion":
         payload = record.raw_stream.read()
         text, invalid = decode_utf8(payload)
-        return (text, invalid, len(payload)), ""
+        return (text, invalid, len(payload), []), ""
     if kind != "response":
         return None, ""
     mime, charset = _parse_content_type(_http_content_type(record) or "")
@@ -523,13 +532,15 @@ def _warc_text(record: ArcWarcRecord) -> tuple[tuple[str, bool, int] | str | Non
     # a bad Content-Encoding passes the raw bytes through (then counted as invalid
     # UTF-8); one that fails part way ends the body there, recorded as a problem
     payload, problem = _http_body(record)
-    if mime != "text/plain" and charset is None:
-        found = _META_CHARSET.search(payload[:2048])
-        charset = found.group(1).decode("ascii") if found else None
-    text, invalid = _decode_charset(payload, charset)
-    if mime != "text/plain":
-        text = html_to_text(text)
-    return (text, invalid, len(payload)), problem
+    html = mime != "text/plain"
+    decoded = decode_payload(payload, charset, html=html)
+    warnings = [(CHARSET_DETECTED, decoded.detail)] if decoded.source == "detected" else []
+    text = decoded.text
+    if html:
+        text = html_to_text(decoded.text, html_text)
+        if not text and html_text == "main" and html_to_text(decoded.text, "full"):
+            warnings.append((NO_MAIN_CONTENT, "main content empty: the document's text is ''"))
+    return (text, decoded.invalid, len(payload), warnings), problem
 
 
 class _QuietDecoding:
@@ -592,18 +603,3 @@ def _parse_content_type(value: str) -> tuple[str, str | None]:
         if key.strip().lower() == "charset":
             charset = param_value.strip().strip("\"'") or None
     return mime.strip().lower(), charset
-
-
-def _decode_charset(payload: bytes, charset: str | None) -> tuple[str, bool]:
-    """Decode with the declared charset (UTF-8 when absent or unknown)."""
-    if charset:
-        try:
-            codec = codecs.lookup(charset).name
-        except LookupError:
-            codec = "utf-8"
-        if codec != "utf-8":
-            try:
-                return payload.decode(codec), False
-            except UnicodeDecodeError:
-                return payload.decode(codec, errors="replace"), True
-    return decode_utf8(payload)

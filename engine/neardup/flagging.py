@@ -62,6 +62,7 @@ def flag_clusters(
         partition_size=partition_size,
         strict=read.strict,
         max_skipped=read.max_skipped,
+        html_text=read.html_text,
         progress=progress,
         runner=runner,
     )

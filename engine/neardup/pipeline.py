@@ -100,6 +100,7 @@ def dedup(
     reference: str | os.PathLike | None = None,
     components: str = "auto",
     date_column: str | None = None,
+    html_text: str = "main",
     **params,
 ) -> DedupResult:
     """Find near-duplicate clusters in files.
@@ -130,6 +131,9 @@ def dedup(
             rejected candidate pair with its estimated Jaccard
             (:mod:`engine.neardup.edges`).
         strict: malformed records raise instead of being counted and skipped.
+        html_text: how WARC HTML pages become text: "main" (main content, navigation
+            and other boilerplate removed) or "full" (all visible text); see
+            :mod:`engine.io.html`. Other formats ignore it.
         clean_work: remove ``out/_work`` after success (:mod:`engine.run.work`; a
             rerun then starts from the inputs).
         storage_options: fsspec options for ``s3://``, ``gs://``, ``hf://``,
@@ -172,6 +176,7 @@ def dedup(
         id_column=id_column,
         strict=strict,
         max_skipped=parse_share(max_skipped),
+        html_text=html_text,
     )
     # inputs are planned before the output folder is created or claimed: a run that
     # fails here (a missing input) leaves no folder behind

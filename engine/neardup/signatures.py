@@ -108,8 +108,11 @@ def read_signatures(work: Path, part: InputPart) -> pa.Table:
 
 
 def signature_fingerprint(params: DedupParams, read: ReadOptions) -> str:
-    """What the signature files depend on: shingling, permutations and columns."""
-    return fingerprint(params.signature_fingerprint(), read.text_column, read.id_column)
+    """What the signature files depend on: shingling, permutations, columns and how
+    HTML pages become text."""
+    return fingerprint(
+        params.signature_fingerprint(), read.text_column, read.id_column, read.html_text
+    )
 
 
 def signature_task(

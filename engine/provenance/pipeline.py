@@ -190,6 +190,7 @@ def flag(
     storage_options: dict | None = None,
     progress: bool = True,
     runner: Runner | None = None,
+    html_text: str = "main",
     **params,
 ) -> FlagResult:
     """Flag documents of files that descend from the references in ``reference``.
@@ -213,7 +214,12 @@ def flag(
     provenance_params = ProvenanceParams(**params)
     resolved = resolve_backend(backend)
     read = ReadOptions(
-        text_column, id_column, strict, parse_size(batch_size), parse_share(max_skipped)
+        text_column,
+        id_column,
+        strict,
+        parse_size(batch_size),
+        parse_share(max_skipped),
+        html_text,
     )
     refdir = str(reference)
     index = open_index(refdir)

@@ -171,6 +171,7 @@ def substr(
     clean_work: bool = False,
     storage_options: dict | None = None,
     progress: bool = True,
+    html_text: str = "main",
 ) -> SubstrResult:
     """Find exact repeated substrings (>= ``min_span`` bytes) in files.
 
@@ -208,6 +209,7 @@ def substr(
             id_column=id_column,
             strict=strict,
             max_skipped=parse_share(max_skipped),
+            html_text=html_text,
         ),
     )
     backend = resolve_backend(backend)

@@ -650,8 +650,11 @@ def test_warc_responses(tmp_path, gz):
         gz,
     )
     table, report = read_all([path], columns=["url"])
-    assert table["text"].to_pylist() == [
-        "Title\nFirst & block\nSecond paragraph\nnew line\none\ntwo",
+    # main content (the default): the list right under <body> reads as navigation
+    assert table["text"].to_pylist() == ["First & block\nSecond paragraph\nnew line", "café"]
+    full, _ = read_all([path], html_text="full")
+    assert full["text"].to_pylist() == [
+        "First & block\nSecond paragraph\nnew line\none\ntwo",
         "café",
     ]
     assert table["row"].to_pylist() == [2, 4]
