@@ -279,8 +279,11 @@ def test_api_storage_options_keyword_reaches_inputs_and_out(s3, s3_endpoint, tmp
     import s3fs
 
     s3fs.S3FileSystem.clear_instance_cache()  # instances made earlier kept their env's keys
-    with pytest.raises(InputError, match="NoCredentialsError.*storage_options="):
-        engine.dedup([f"s3://{bucket}/d.jsonl.gz"], **FAST)
+    try:
+        with pytest.raises(InputError, match="NoCredentialsError.*storage_options="):
+            engine.dedup([f"s3://{bucket}/d.jsonl.gz"], **FAST)
+    finally:  # the instance made without keys must not serve the next tests
+        s3fs.S3FileSystem.clear_instance_cache()
 
 
 def test_inspect_and_report_read_a_remote_output(s3, tmp_path, monkeypatch):
