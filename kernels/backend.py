@@ -20,6 +20,8 @@ from types import ModuleType
 
 import numpy as np
 
+from kernels import traffic
+
 BACKENDS = ("auto", "cpu", "cuda")
 
 
@@ -30,18 +32,16 @@ def cuda_simulated() -> bool:
 
 @lru_cache(maxsize=1)
 def cuda_usable() -> bool:
-    """True when CUDA kernels can run: a real device with CuPy, or the simulator."""
+    """True when CUDA kernels can run: a real device with CuPy, or the simulator.
+
+    Runs the pre-flight (``kernels.preflight``: driver, NVVM, CuPy, one tiny kernel) once
+    per process; ``kernels.preflight.preflight().message`` says what is missing.
+    """
     if cuda_simulated():
         return True
-    try:
-        from numba import cuda
+    from kernels.preflight import preflight
 
-        if not cuda.is_available():
-            return False
-        import cupy  # noqa: F401
-    except Exception:
-        return False
-    return True
+    return preflight().ok
 
 
 def resolve_backend(name: str) -> str:
@@ -57,9 +57,11 @@ def resolve_backend(name: str) -> str:
         return "cpu"
     if name == "cuda":
         if not cuda_usable():
+            from kernels.preflight import preflight
+
             raise RuntimeError(
-                "backend='cuda' was asked for but no CUDA device is usable "
-                "(numba.cuda.is_available() is False or CuPy is missing). "
+                "backend='cuda' was asked for but no CUDA device is usable: "
+                f"{preflight().message} "
                 "Install the GPU extra (pip install 'ouroboros-dedup[gpu]') on a machine "
                 "with an NVIDIA GPU, or use --backend cpu / auto."
             )
@@ -87,16 +89,28 @@ def to_device(array: np.ndarray, backend: str):
     if backend == "cpu":
         return np.ascontiguousarray(array)
     if xp is np:
-        return np.array(array, copy=True, order="C")
+        copy = np.array(array, copy=True, order="C")
+        traffic.note(h2d_bytes=copy.nbytes)
+        return copy
+    if isinstance(array, np.ndarray):  # a device array given back is not copied
+        traffic.note(h2d_bytes=array.nbytes)
     return xp.asarray(array)
 
 
 def to_host(array) -> np.ndarray:
-    """Return a NumPy array for a NumPy or CuPy array."""
+    """Return a NumPy array for a NumPy or CuPy array.
+
+    A device array's bytes are counted device -> host, with one synchronisation
+    (``kernels.traffic``); under the simulator every NumPy array counts, since device
+    arrays are NumPy there.
+    """
     if isinstance(array, np.ndarray):
+        if cuda_simulated():
+            traffic.note(d2h_bytes=array.nbytes, syncs=1)
         return array
     get = getattr(array, "get", None)
     if get is not None:
+        traffic.note(d2h_bytes=int(array.nbytes), syncs=1)
         return get()
     return np.asarray(array)
 

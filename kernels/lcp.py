@@ -24,6 +24,7 @@ import numba
 import numpy as np
 from numba import cuda, prange
 
+from kernels import traffic
 from kernels.backend import array_module, launch_config, resolve_backend, to_device, to_host
 from kernels.suffix_array import SUPPORTED_DTYPES
 
@@ -253,14 +254,14 @@ def _lcp_phi_cuda(data, sa, cap, chunk):
         sa = to_device(sa, "cuda")
     phi = xp.empty(n, dtype=np.int64)
     blocks, threads = launch_config(n)
-    _phi_kernel[blocks, threads](sa, phi)
+    traffic.launch(_phi_kernel, (blocks, threads), sa, phi)
     plcp = xp.empty(n, dtype=np.int64)
     n_chunks = (n + chunk - 1) // chunk
     blocks, threads = launch_config(n_chunks)
-    _plcp_chunks_kernel[blocks, threads](data, phi, np.int64(chunk), cap, plcp)
+    traffic.launch(_plcp_chunks_kernel, (blocks, threads), data, phi, np.int64(chunk), cap, plcp)
     lcp = xp.empty(n, dtype=np.int64)
     blocks, threads = launch_config(n)
-    _gather_lcp_kernel[blocks, threads](sa, plcp, lcp)
+    traffic.launch(_gather_lcp_kernel, (blocks, threads), sa, plcp, lcp)
     return lcp
 
 

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 from numba import cuda
 
+from kernels import traffic
 from kernels.backend import array_module, launch_config, to_device
 from kernels.hashing import band_seed, combine
 
@@ -80,7 +81,9 @@ def band_keys(signatures, bands: int, rows: int, *, backend: str = "cpu"):
     if signatures.shape[0] == 0:
         return out
     blocks, threads = launch_config(signatures.shape[0] * bands)
-    band_keys_kernel[blocks, threads](to_device(signatures, backend), bands, rows, out)
+    traffic.launch(
+        band_keys_kernel, (blocks, threads), to_device(signatures, backend), bands, rows, out
+    )
     return out
 
 
@@ -208,19 +211,22 @@ def _edges_in_sorted_buckets(
         (src, dst) int64 arrays of row indices: verified edges (anchor, member).
     """
     xp = array_module(backend)
+    ops = traffic.host_ops(backend)  # host waits counted on the device
     m = sorted_rows.shape[0]
-    heads = xp.flatnonzero(is_head)
+    heads = ops.nonzero(xp, is_head)
     sizes = xp.diff(xp.concatenate([heads, xp.asarray([m], dtype=heads.dtype)]))
     multi = sizes > 1  # buckets of one member produce nothing and are dropped
-    if not bool(multi.any()):
+    if not bool(ops.read_scalar(multi.any())):
         empty = xp.zeros(0, dtype=np.int64)
         return empty, empty
-    member_counts = sizes[multi]
+    member_counts = ops.select(sizes, multi)
     bucket_starts = xp.zeros(member_counts.shape[0] + 1, dtype=np.int64)
     bucket_starts[1:] = xp.cumsum(member_counts)
     in_multi = multi[xp.cumsum(is_head) - 1]  # per position: its bucket has > 1 member
-    members = xp.ascontiguousarray(sorted_rows[in_multi])
-    stats["candidate_pairs"] += int(member_counts.sum()) - int(member_counts.shape[0])
+    members = xp.ascontiguousarray(ops.select(sorted_rows, in_multi))
+    stats["candidate_pairs"] += int(ops.read_scalar(member_counts.sum())) - int(
+        member_counts.shape[0]
+    )
     if backend == "cpu":
         src, unverified = bucket_edges_cpu(
             members, bucket_starts, signatures, min_matches, max_anchors
@@ -229,17 +235,26 @@ def _edges_in_sorted_buckets(
         src = xp.full(members.shape[0], -1, dtype=np.int64)
         unverified = xp.zeros(members.shape[0], dtype=np.bool_)
         blocks, threads = launch_config(member_counts.shape[0], 64)
-        bucket_edges_kernel[blocks, threads](
-            members, bucket_starts, signatures, min_matches, max_anchors, src, unverified
+        traffic.launch(
+            bucket_edges_kernel,
+            (blocks, threads),
+            members,
+            bucket_starts,
+            signatures,
+            min_matches,
+            max_anchors,
+            src,
+            unverified,
         )
     linked = src >= 0
-    stats["verified_edges"] += int(linked.sum())
-    stats["unverified"] += int(unverified.sum())
-    return src[linked], members[linked]
+    stats["verified_edges"] += int(ops.read_scalar(linked.sum()))
+    stats["unverified"] += int(ops.read_scalar(unverified.sum()))
+    return ops.select(src, linked), ops.select(members, linked)
 
 
-def _dedupe_edges(all_src, all_dst, xp):
-    """Concatenate edge lists, orient them (src < dst), sort and drop repeats."""
+def _dedupe_edges(all_src, all_dst, xp, ops):
+    """Concatenate edge lists, orient them (src < dst), sort and drop repeats
+    (``ops``: :func:`kernels.traffic.host_ops` of the backend)."""
     if not all_src:
         empty = xp.zeros(0, dtype=np.int64)
         return empty, empty.copy()
@@ -252,7 +267,7 @@ def _dedupe_edges(all_src, all_dst, xp):
     hi = hi[order]
     keep = xp.ones(lo.shape[0], dtype=np.bool_)
     keep[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    return lo[keep], hi[keep]
+    return ops.select(lo, keep), ops.select(hi, keep)
 
 
 def _new_stats() -> dict:
@@ -297,18 +312,19 @@ def candidate_edges(
             is_head = xp.empty(n_docs, dtype=np.bool_)
             is_head[0] = True
             is_head[1:] = sorted_keys[1:] != sorted_keys[:-1]
-            src, dst = _edges_in_sorted_buckets(
-                doc_index[order],
-                is_head,
-                d_signatures,
-                min_matches,
-                max_anchors,
-                backend,
-                stats,
-            )
+            with traffic.stage("lsh.band"):
+                src, dst = _edges_in_sorted_buckets(
+                    doc_index[order],
+                    is_head,
+                    d_signatures,
+                    min_matches,
+                    max_anchors,
+                    backend,
+                    stats,
+                )
             all_src.append(src)
             all_dst.append(dst)
-    src, dst = _dedupe_edges(all_src, all_dst, xp)
+    src, dst = _dedupe_edges(all_src, all_dst, xp, traffic.host_ops(backend))
     return src, dst, stats
 
 
@@ -362,5 +378,5 @@ def record_edges(
         backend,
         stats,
     )
-    src, dst = _dedupe_edges([docs[src]], [docs[dst]], xp)
+    src, dst = _dedupe_edges([docs[src]], [docs[dst]], xp, traffic.host_ops(backend))
     return src, dst, stats

@@ -17,6 +17,7 @@ import numba
 import numpy as np
 from numba import cuda
 
+from kernels import traffic
 from kernels.backend import array_module, cuda_simulated, launch_config, to_device
 from kernels.hashing import (
     MASK32,
@@ -195,21 +196,36 @@ def signatures(
     tokens = xp.zeros(max(total, 1), dtype=np.uint64)
     token_counts = xp.zeros(n_docs, dtype=np.int64)
     blocks, threads = launch_config(n_docs)
-    tokenize_kernel[blocks, threads](d_data, d_offsets, d_table, mode, tokens, token_counts)
+    traffic.launch(
+        tokenize_kernel, (blocks, threads), d_data, d_offsets, d_table, mode, tokens, token_counts
+    )
     shingles = xp.zeros(max(total, 1), dtype=np.uint64)
     if total > 0:
         blocks, threads = launch_config(total, 256)
-        shingle_kernel[min(blocks, 65535 * 16), threads](
-            tokens, d_offsets, token_counts, ngram, shingles
+        traffic.launch(
+            shingle_kernel,
+            (min(blocks, 65535 * 16), threads),
+            tokens,
+            d_offsets,
+            token_counts,
+            ngram,
+            shingles,
         )
     del tokens
     shingle_counts = xp.zeros(n_docs, dtype=np.int64)
     blocks, threads = launch_config(n_docs)
-    shingle_count_kernel[blocks, threads](token_counts, ngram, shingle_counts)
+    traffic.launch(shingle_count_kernel, (blocks, threads), token_counts, ngram, shingle_counts)
     perm_threads = min(128, num_perm) if not cuda_simulated() else min(8, num_perm)
     doc_blocks = min(n_docs, 65535 * 4)
-    minhash_kernel[doc_blocks, perm_threads](
-        shingles, d_offsets, shingle_counts, to_device(a, "cuda"), to_device(b, "cuda"), out
+    traffic.launch(
+        minhash_kernel,
+        (doc_blocks, perm_threads),
+        shingles,
+        d_offsets,
+        shingle_counts,
+        to_device(a, "cuda"),
+        to_device(b, "cuda"),
+        out,
     )
     return out
 

@@ -45,6 +45,7 @@ import numba
 import numpy as np
 from numba import cuda, prange
 
+from kernels import traffic
 from kernels.backend import array_module, launch_config, resolve_backend, to_device, to_host
 
 SUPPORTED_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
@@ -316,8 +317,7 @@ def _refine_heads_cpu(positions, ranks, sorted_seconds, heads):
 
 
 def _launch(kernel, n_items, *args):
-    blocks, threads = launch_config(n_items)
-    kernel[blocks, threads](*args)
+    traffic.launch(kernel, launch_config(n_items), *args)
 
 
 def _cuda_steps():
@@ -334,7 +334,7 @@ def _cuda_steps():
         return heads
 
     def ranks_from_heads(heads):
-        head_positions = xp.flatnonzero(heads).astype(np.int64)
+        head_positions = traffic.nonzero(xp, heads).astype(np.int64)
         group_counts = xp.cumsum(heads, dtype=np.int64)
         ranks = xp.empty(heads.shape[0], dtype=np.int64)
         _launch(_ranks_from_heads_kernel, heads.shape[0], head_positions, group_counts, ranks)
@@ -379,6 +379,7 @@ def _cuda_steps():
 
     return SimpleNamespace(
         xp=xp,
+        nonzero=traffic.COUNTED.nonzero,
         initial_keys=initial_keys,
         heads_from_keys=heads_from_keys,
         ranks_from_heads=ranks_from_heads,
@@ -393,6 +394,7 @@ def _cuda_steps():
 
 _CPU_STEPS = SimpleNamespace(
     xp=np,
+    nonzero=traffic.PLAIN.nonzero,
     initial_keys=_initial_keys_cpu,
     heads_from_keys=_heads_from_keys_cpu,
     ranks_from_heads=_ranks_from_heads_cpu,
@@ -440,21 +442,23 @@ def _prefix_doubling(data, steps, *, wide_keys: bool | None = None):
 
     h = symbols_per_key
     while True:
-        positions = xp.flatnonzero(steps.unsorted_mask(heads)).astype(np.int64)
-        if positions.shape[0] == 0:
-            break
-        group_ranks, seconds = steps.pair_keys(positions, sa, ranks, isa, np.int64(h))
-        if wide_keys:
-            by_second = _stable_argsort(xp, seconds)
-            order = by_second[_stable_argsort(xp, group_ranks[by_second])]
-        else:
-            order = _stable_argsort(xp, steps.narrow_keys(group_ranks, seconds))
-        sa_unsorted = sa[positions]
-        sorted_seconds = steps.apply_order(positions, order, sa_unsorted, seconds, sa)
-        steps.refine_heads(positions, ranks, sorted_seconds, heads)
-        ranks = steps.ranks_from_heads(heads)
-        steps.scatter_ranks(positions, sa, ranks, isa)
-        h *= 2
+        with traffic.stage("suffix_array.round"):
+            # the termination check: the host learns how many suffixes are unsorted
+            positions = steps.nonzero(xp, steps.unsorted_mask(heads)).astype(np.int64)
+            if positions.shape[0] == 0:
+                break
+            group_ranks, seconds = steps.pair_keys(positions, sa, ranks, isa, np.int64(h))
+            if wide_keys:
+                by_second = _stable_argsort(xp, seconds)
+                order = by_second[_stable_argsort(xp, group_ranks[by_second])]
+            else:
+                order = _stable_argsort(xp, steps.narrow_keys(group_ranks, seconds))
+            sa_unsorted = sa[positions]
+            sorted_seconds = steps.apply_order(positions, order, sa_unsorted, seconds, sa)
+            steps.refine_heads(positions, ranks, sorted_seconds, heads)
+            ranks = steps.ranks_from_heads(heads)
+            steps.scatter_ranks(positions, sa, ranks, isa)
+            h *= 2
     return sa
 
 

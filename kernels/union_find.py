@@ -17,7 +17,8 @@ import numba
 import numpy as np
 from numba import cuda
 
-from kernels.backend import array_module, launch_config, to_device
+from kernels import traffic
+from kernels.backend import array_module, cuda_simulated, launch_config, to_device
 
 
 @numba.njit(cache=True, nogil=True)
@@ -103,11 +104,14 @@ def connected_components(n_nodes: int, src, dst, *, backend: str = "cpu"):
     if src.shape != dst.shape or src.ndim != 1:
         raise ValueError("src and dst must be 1-d arrays of the same length")
     xp = array_module(backend)
+    # reading a device array's min/max waits for the device (counted); a host one does not
+    on_device = backend == "cuda" and (cuda_simulated() or not isinstance(src, np.ndarray))
+    read = traffic.host_ops("cuda" if on_device else "cpu").read_scalar
     if src.shape[0] and (
-        int(src.min()) < 0
-        or int(dst.min()) < 0
-        or int(src.max()) >= n_nodes
-        or int(dst.max()) >= n_nodes
+        int(read(src.min())) < 0
+        or int(read(dst.min())) < 0
+        or int(read(src.max())) >= n_nodes
+        or int(read(dst.max())) >= n_nodes
     ):
         raise ValueError(f"edge endpoints must be in [0, {n_nodes})")
     if backend == "cpu":
@@ -125,13 +129,15 @@ def connected_components(n_nodes: int, src, dst, *, backend: str = "cpu"):
     edge_grid = launch_config(src.shape[0], 256)
     node_grid = launch_config(n_nodes, 256)
     while True:
-        changed[0] = 0
-        hook_kernel[edge_grid](d_src, d_dst, parent, changed)
-        hooked = int(changed[0])
-        while True:
+        with traffic.stage("union_find.round"):
             changed[0] = 0
-            jump_kernel[node_grid](parent, changed)
-            if int(changed[0]) == 0:
-                break
+            traffic.launch(hook_kernel, edge_grid, d_src, d_dst, parent, changed)
+            hooked = int(traffic.read_scalar(changed[0]))
+        while True:
+            with traffic.stage("union_find.round"):
+                changed[0] = 0
+                traffic.launch(jump_kernel, node_grid, parent, changed)
+                if int(traffic.read_scalar(changed[0])) == 0:
+                    break
         if hooked == 0:
             return parent
