@@ -94,6 +94,8 @@ def signature_table() -> dict[str, list[tuple]]:
     return {
         # kernels.lsh.band_keys: signatures (n, K) -> band keys (n, bands)
         "kernels.lsh.band_keys_kernel": [(sig2d, n, n, keys2d)],
+        # kernels.preflight.probe_kernel: 64 int32 values, each + 1
+        "kernels.preflight.add_one": [(i32,)],
         # kernels.lsh._edges_in_sorted_buckets: members, bucket_starts, signatures,
         # min_matches, max_anchors, src, unverified
         "kernels.lsh.bucket_edges_kernel": [(i64, i64, sig2d, n, n, i64, flags)],

@@ -49,6 +49,11 @@ def _public_functions():
         lcp_array(text, sa, backend="cuda", max_lcp=4, chunk=8)
     edges = np.array([[0, 3], [3, 5], [1, 2]], dtype=np.int64)
     connected_components(6, edges[:, 0], edges[:, 1], backend="cuda")
+    from kernels.preflight import add_one
+
+    values = np.arange(64, dtype=np.int32)
+    add_one[2, 32](values)  # the pre-flight's test kernel, launched as its probe does
+    assert values.tolist() == list(range(1, 65))
 
 
 @pytest.fixture(scope="module")
