@@ -11,6 +11,7 @@ Commands::
     python -m bench suffix-array [...]   # bench.bench_suffix_array: vs pydivsufsort, spans
     python -m bench provenance [--quick] # bench.bench_provenance: flagging on ShareGPT outputs
     python -m bench ptx [--out DIR]      # bench.ptx: the compile lane, every kernel to PTX/SASS
+    python -m bench read [--size 64MB]   # bench.bench_read: the read stage per format and core
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ COMMANDS = {
     "suffix-array": "bench.bench_suffix_array",
     "provenance": "bench.bench_provenance",
     "ptx": "bench.ptx",
+    "read": "bench.bench_read",
 }
 
 
