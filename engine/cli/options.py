@@ -152,7 +152,8 @@ scheduler_options = _compose(
         default="auto",
         show_default=True,
         help="auto (threads in this process; a local cluster of worker processes from "
-        "4 GiB of input) | threads | local (LocalCluster of worker processes) | "
+        "4 GiB of input, or 256 MiB of WARC/WET) | threads | local (LocalCluster of "
+        "worker processes) | "
         "local-cuda | a Dask scheduler ADDRESS or scheduler-file path.",
     ),
     click.option(

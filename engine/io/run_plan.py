@@ -65,7 +65,8 @@ def plan_run(
     parts = plan_parts(inputs, rule, report=report, storage_options=storage_options)
     size, size_choice = chosen_partition_size(rule)
     plan = RunPlan(parts, report, size, scheduler, n_workers)
-    sched = choose_scheduler(scheduler, plan.input_bytes, n_workers)
+    gil_bound = sum(part.size_bytes for part in parts if part.fmt == "warc")
+    sched = choose_scheduler(scheduler, plan.input_bytes, n_workers, gil_bound)
     plan.scheduler = str(sched.value)
     plan.choices = {
         "scheduler": sched.to_dict(),

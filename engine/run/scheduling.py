@@ -5,7 +5,9 @@ and ``partition_size="auto"`` (the defaults), each choice recorded with its reas
 Scheduler (:func:`choose_scheduler`):
 
 - ``"threads"`` (Dask's threaded scheduler in this process) unless worker processes
-  are allowed *and* the input is at least :data:`PROCESSES_MIN_BYTES`. The compiled
+  are allowed *and* the input is at least :data:`PROCESSES_MIN_BYTES`, or holds at
+  least :data:`GIL_BOUND_MIN_BYTES` of WARC/WET files (their reading is Python that
+  holds the GIL: two threads read WET.gz slower than one, bench/RESULTS.md). The compiled
   kernels release the GIL, so threads overlap reading and hashing; a local cluster of
   processes costs about 2-3 s to start and pickles every result across processes.
   Measured on 2 cores (bench/RESULTS.md): 1 GB of JSONL in 17.3 s with threads against
@@ -28,6 +30,9 @@ from dataclasses import dataclass
 
 MiB = 2**20
 PROCESSES_MIN_BYTES = 4 * 2**30  # auto: a local cluster of processes from 4 GiB of input
+# ... or from this much WARC/WET input, whose reading holds the GIL (Python framing and
+# HTTP/WARC header parsing): one thread reads 39 MB/s of WET.gz text, two threads 26 MB/s
+GIL_BOUND_MIN_BYTES = 256 * 2**20
 PARTS_PER_WORKER = 2
 MIN_AUTO_PARTITION = 16 * MiB
 MAX_AUTO_PARTITION = 256 * MiB
@@ -65,8 +70,11 @@ class Choice:
         return {"value": self.value, "reason": self.reason}
 
 
-def choose_scheduler(scheduler: str, input_bytes: int, workers: int) -> Choice:
-    """The scheduler to run ``input_bytes`` bytes of input on ``workers`` workers.
+def choose_scheduler(
+    scheduler: str, input_bytes: int, workers: int, gil_bound_bytes: int = 0
+) -> Choice:
+    """The scheduler to run ``input_bytes`` bytes of input on ``workers`` workers, of
+    which ``gil_bound_bytes`` are read by Python code that holds the GIL (WARC/WET).
 
     ``scheduler`` other than ``"auto"`` is returned as given (reason ``"given"``)."""
     if scheduler != "auto":
@@ -78,6 +86,13 @@ def choose_scheduler(scheduler: str, input_bytes: int, workers: int) -> Choice:
         return Choice(
             "threads",
             f"{size}; called from Python: worker processes only when asked (scheduler='local')",
+        )
+    if gil_bound_bytes >= GIL_BOUND_MIN_BYTES:
+        return Choice(
+            "local",
+            f"{gil_bound_bytes / MiB:.0f} MiB of WARC/WET input >= "
+            f"{GIL_BOUND_MIN_BYTES // MiB} MiB: its reading holds the GIL, so a local "
+            f"cluster of {workers} worker processes reads it in parallel",
         )
     if input_bytes < PROCESSES_MIN_BYTES:
         return Choice(

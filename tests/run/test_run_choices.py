@@ -60,6 +60,13 @@ def test_auto_scheduler_uses_threads_from_python_and_processes_only_for_large_cl
     assert choose_scheduler("auto", PROCESSES_MIN_BYTES - 1, 8).value == "threads"
     assert choose_scheduler("auto", PROCESSES_MIN_BYTES, 8).value == "local"
     assert choose_scheduler("auto", PROCESSES_MIN_BYTES, 1).value == "threads"
+    warc = choose_scheduler("auto", 300 * 2**20, 2, gil_bound_bytes=300 * 2**20)
+    assert warc.value == "local" and "WARC/WET" in warc.reason
+    assert choose_scheduler("auto", 300 * 2**20, 2, gil_bound_bytes=2**20).value == "threads"
+    allow_worker_processes(False)
+    assert choose_scheduler("auto", 300 * 2**20, 2, gil_bound_bytes=300 * 2**20).value == (
+        "threads"
+    )
 
 
 def test_auto_partition_size_gives_every_worker_parts_within_bounds():
