@@ -46,13 +46,14 @@ written to the outputs; when it fails the run stops with exit status 2 and the m
 names the missing piece. Outputs are ``gpu_check.md/json`` for ``--phase all``, else
 ``gpu_check_kernels.*`` / ``gpu_check_pipelines.*``.
 
-How to run it with the device tool, as two calls that each fit the device's time:
+How to run it on a GPU machine without network, as two calls that each fit a limited
+time on the device:
 
     1. here, once:   bash bench/gpu_check_wheels.sh        # fills .gpu_wheels/ (~30 MB)
     2. device run 1: command  = "set -o pipefail; PYTHONUNBUFFERED=1 bench/gpu_check $OUT
                                  --phase kernels --max-bytes 2GB --budget-s 240
                                  2>&1 | tee $OUT/gpu_check_kernels.log"
-                     carry    = [".gpu_wheels"]
+                     with .gpu_wheels/ copied beside the checkout
                      timeout_s = 330
     3. device run 2: the same with --phase pipelines (log gpu_check_pipelines.log)
     4. read $OUT/gpu_check_<phase>.md (tables), .json (raw), .log.

@@ -7,8 +7,8 @@
 #   GPU_PYTHON_VERSIONS="3.10 3.11 3.12" bash bench/gpu_check_wheels.sh
 #
 # Platform: manylinux x86_64. Versions are those tested in this checkout's .venv; pure
-# Python wheels are shared between Python versions. Then carry ".gpu_wheels" in the
-# device tool's run call (see the top of bench/gpu_check.py). .gpu_wheels/ is ignored by git.
+# Python wheels are shared between Python versions. Then copy .gpu_wheels/ to the GPU
+# machine with the checkout (see the top of bench/gpu_check.py). It is ignored by git.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-}

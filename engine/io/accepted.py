@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Mapping
 from pathlib import Path
+
+from engine.io.in_memory import DOCUMENT_KINDS, in_memory_kind
 
 PATHS_ACCEPTED = "a path (str or os.PathLike) or a list of paths to files or folders"
 MAX_PATH_CHARS = 4096
@@ -25,18 +26,14 @@ TEXTS_ACCEPTED = "a list of str (or bytes), a pyarrow string array or column, or
 
 def table_kind(obj) -> str | None:
     """A name for ``obj`` when it is a table-like object (DataFrame, Arrow table or
-    batch reader, Hugging Face dataset, mapping of columns); else None."""
-    module = type(obj).__module__ or ""
-    name = type(obj).__name__
-    if module.startswith("pandas") and name == "DataFrame":
-        return "a pandas DataFrame"
-    if module.startswith("pyarrow") and name in ("Table", "RecordBatch", "RecordBatchReader"):
-        return f"a pyarrow {name}"
-    if module.startswith("datasets") and "Dataset" in name:
-        return f"a Hugging Face {name}"
-    if isinstance(obj, Mapping):
-        return "a mapping"
-    return None
+    batch reader, Hugging Face dataset or dataset dict, mapping of columns); else None.
+    The recognition is :func:`engine.io.in_memory.in_memory_kind`'s, less the kinds
+    that hold documents rather than tables (a Series, a string array, an iterator)."""
+    try:
+        kind = in_memory_kind(obj)
+    except TypeError:  # a DatasetDict: a table of splits
+        return f"a Hugging Face {type(obj).__name__}"
+    return None if kind in DOCUMENT_KINDS else kind
 
 
 def input_paths(inputs) -> list[str]:

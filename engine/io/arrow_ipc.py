@@ -25,8 +25,8 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from engine.io.ipc_messages import IpcBatch, IpcFile, batch_range
-from engine.io.parquet import _is_text_type, _parquet_batch_table
-from engine.io.reading import Reading, check_columns_present, id_list
+from engine.io.parquet import batch_table, check_table_schema
+from engine.io.reading import Reading, id_list
 from engine.io.report import READ_ERRORS, InputError, strict_message
 
 __all__ = ["CORRUPT_BATCH", "read_arrow"]
@@ -43,7 +43,7 @@ def read_arrow(reading: Reading) -> Iterator[pa.Table]:
     if end == first:
         return
     with IpcFile(part.path, part.storage_options) as source:
-        _check_schema(reading, source.schema)
+        check_table_schema(reading, source.schema)
         pending: list[pa.Table] = []
         pending_bytes = 0
         error: BaseException | None = None
@@ -76,28 +76,10 @@ def _batch_tables(
             continue
         batch = item.batch.select(names)
         for start, stop in _slices(batch, reading.batch_bytes):
-            table = _parquet_batch_table(
-                reading, batch.slice(start, stop - start), item.first_row + start
-            )
+            table = batch_table(reading, batch.slice(start, stop - start), item.first_row + start)
             if table.num_rows:
                 yield table
         reading.location = {"row": item.first_row + item.num_rows}
-
-
-def _check_schema(reading: Reading, schema: pa.Schema) -> None:
-    strings = [
-        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-    ]
-    check_columns_present(reading, schema.names, strings)
-    text_type = schema.field(reading.text_column).type
-    if pa.types.is_dictionary(text_type):
-        text_type = text_type.value_type
-    if not _is_text_type(text_type):
-        hint = f"Pass --text-column {strings[0]}" if strings else "Pass a string column"
-        raise InputError(
-            f"text column {reading.text_column!r} in {reading.path} has type {text_type}, "
-            f"not string; string columns: {strings}. {hint}"
-        )
 
 
 def _count_lost_rows(reading: Reading, item: IpcBatch) -> None:

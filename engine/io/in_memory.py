@@ -78,7 +78,7 @@ _NAMED_KINDS = (
     ("datasets", "Dataset", "a Hugging Face Dataset"),
 )
 _SPLIT_DICTS = {("datasets", "DatasetDict"), ("datasets", "IterableDatasetDict")}
-_DOCUMENT_KINDS = ("a pandas Series", "a pyarrow string array", "an iterator of str")
+DOCUMENT_KINDS = ("a pandas Series", "a pyarrow string array", "an iterator of str")
 
 
 def _type_names(obj) -> set[tuple[str, str]]:
@@ -266,7 +266,7 @@ def spill(
     kind = in_memory_kind(obj)
     if kind is None:
         raise TypeError(f"expected {IN_MEMORY_ACCEPTED}; got {type(obj).__name__}")
-    if id_column is not None and kind in _DOCUMENT_KINDS:
+    if id_column is not None and kind in DOCUMENT_KINDS:
         raise ValueError(
             f"id_column={id_column!r} needs a table with columns; {kind} holds the "
             "documents only. Pass a DataFrame or a mapping with both columns"
@@ -295,7 +295,7 @@ def spill(
             os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-    documents_given = kind in _DOCUMENT_KINDS
+    documents_given = kind in DOCUMENT_KINDS
     return SpilledInput(
         path=path,
         kind=kind,
@@ -335,7 +335,7 @@ def _source_batches(obj, kind: str, text_column: str, id_column: str | None) -> 
     """(texts, ids or None) per batch of rows; each a pyarrow array, a pandas Series or
     a list of Python values."""
     columns = [text_column] + ([id_column] if id_column is not None else [])
-    if kind in _DOCUMENT_KINDS:
+    if kind in DOCUMENT_KINDS:
         if kind == "an iterator of str":
             while batch := list(itertools.islice(obj, SOURCE_BATCH_ROWS)):
                 yield batch, None

@@ -51,10 +51,10 @@ def read_parquet(reading: Reading) -> Iterator[pa.Table]:
         yield from _read_row_groups(reading, parquet, schema)
 
 
-def _read_row_groups(
-    reading: Reading, parquet: pq.ParquetFile, schema: pa.Schema
-) -> Iterator[pa.Table]:
-    part = reading.part
+def check_table_schema(reading: Reading, schema: pa.Schema) -> None:
+    """The columns asked for are in ``schema`` and the text column holds strings
+    (dictionary-encoded or not); else ``InputError`` naming the string columns there
+    are. Shared by the Parquet and Arrow IPC readers."""
     strings = [
         f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
     ]
@@ -65,9 +65,16 @@ def _read_row_groups(
     if not _is_text_type(text_type):
         hint = f"Pass --text-column {strings[0]}" if strings else "Pass a string column"
         raise InputError(
-            f"text column {reading.text_column!r} in {part.path} has type {text_type}, "
+            f"text column {reading.text_column!r} in {reading.path} has type {text_type}, "
             f"not string; string columns: {strings}. {hint}"
         )
+
+
+def _read_row_groups(
+    reading: Reading, parquet: pq.ParquetFile, schema: pa.Schema
+) -> Iterator[pa.Table]:
+    part = reading.part
+    check_table_schema(reading, schema)
     all_groups = list(range(parquet.num_row_groups))
     row_groups = all_groups if part.row_groups is None else list(part.row_groups)
     reading.whole_file = row_groups == all_groups
@@ -85,7 +92,7 @@ def _read_row_groups(
             for batch in parquet.iter_batches(
                 batch_size=batch_rows, row_groups=[rg], columns=read_columns, use_threads=False
             ):
-                table = _parquet_batch_table(reading, batch, next_row)
+                table = batch_table(reading, batch, next_row)
                 next_row += batch.num_rows
                 reading.location = {"row": next_row}
                 if table.num_rows:
@@ -158,7 +165,7 @@ def _parquet_batch_rows(metadata: pq.FileMetaData, row_groups: list[int], batch_
     return int(min(max(batch_bytes // bytes_per_row, 1), MAX_PARQUET_BATCH_ROWS))
 
 
-def _parquet_batch_table(reading: Reading, batch: pa.RecordBatch, first_row: int) -> pa.Table:
+def batch_table(reading: Reading, batch: pa.RecordBatch, first_row: int) -> pa.Table:
     """One Parquet batch as an output table (rows with null text counted and dropped)."""
     n = batch.num_rows
     rows = pa.array(np.arange(first_row, first_row + n, dtype=np.int64))

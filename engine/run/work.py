@@ -40,21 +40,17 @@ def work_summary(out_dir: str | os.PathLike, removed: bool = False) -> dict:
 def clean_work(out_dir: str | os.PathLike) -> int:
     """Remove ``out_dir/_work`` but its claim files; returns the bytes freed."""
     folder = Path(out_dir) / WORK
-    freed = 0
     if not folder.is_dir():
         return 0
+    before = work_bytes(out_dir)
     for entry in folder.iterdir():
         if entry.name in CLAIM_FILES:
             continue
         if entry.is_dir() and not entry.is_symlink():
-            freed += sum(
-                os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(entry) for f in fs
-            )
             shutil.rmtree(entry)
         else:
-            freed += entry.lstat().st_size
             entry.unlink()
-    return freed
+    return before - work_bytes(out_dir)
 
 
 def finish_work(out_dir: str | os.PathLike, clean: bool) -> dict:
